@@ -1,0 +1,1462 @@
+/* ledger.c - embedded durable storage: one append-only log per topic partition (see ledger.h).
+ *
+ * On disk (docs/storage.md has the long form):
+ *   <dir>/ledgers/.next-ledger-id        store-wide ledger id counter, "N\n" = next id to hand
+ *                                        out; rewritten with write + fsync + rename + dir fsync
+ *   <dir>/ledgers/<encoded topic>/meta   "ledger_id=N\ntopic=<full name>\n" (written durably)
+ *   <dir>/ledgers/<encoded topic>/<first entry id, 20 digits>.seg
+ * A segment is a sequence of records, each a 24-byte little-endian header then the entry bytes:
+ *   u32 magic "MGR1" | u32 crc32c(header bytes 8..23 + data) | u32 len | u32 reserved = 0 |
+ *   u64 entry_id
+ * Entry ids inside a segment are consecutive from the id in its file name, so recovery can check
+ * every record's id as well as its CRC.
+ *
+ * Threads: one writer thread per store owns the segment files being appended to (the w_* fields
+ * of a log) and does write + fdatasync for every log (group commit). Everything else, including
+ * the segment list, sparse indexes, read fds and the cache, belongs to the loop thread and is
+ * updated only when a completion is dispatched. The two meet at s->mu: the submit queue, the
+ * completion queue and each log's w_pending count.
+ */
+#include "storage/ledger.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "common/map.h"
+#include "common/timeutil.h"
+
+#define REC_HDR 24
+#define REC_MAGIC 0x3152474du        /* "MGR1" read as a little-endian u32 */
+#define REC_MAX_LEN (256u << 20)     /* sanity bound on a record's length field */
+#define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
+#define SCAN_BUF (1u << 20)
+#define IOV_BATCH 256                /* records per writev */
+#define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
+#define DEFAULT_SEGMENT_MAX (64ull << 20)
+#define COUNTER_FILE ".next-ledger-id"
+#define META_MAX 8192                /* bound on a log meta file (topic names are < 4 KiB) */
+
+/* One queued append. Created by log_append (loop), written by the writer, completed and freed
+ * by store_dispatch_completions (loop). Holds its own reference on e. */
+typedef struct op {
+    struct op *next;
+    mg_log_t *log;
+    mg_entry_t *e;
+    log_append_cb cb;
+    void *arg;
+    int status;          /* set by the writer: 0 or -errno */
+    uint64_t seg_first;  /* segment the record went to (writer) */
+    uint64_t off;        /* its offset in that segment (writer) */
+    uint8_t hdr[REC_HDR];
+} op_t;
+
+/* A cached entry: on the store-wide FIFO (oldest first) and in its log's ring (by id). */
+typedef struct cnode {
+    struct cnode *prev, *next;
+    mg_log_t *log;
+    mg_entry_t *e;
+    size_t cost;
+} cnode_t;
+
+/* A segment as the loop thread knows it. */
+typedef struct seg {
+    uint64_t first_id;
+    uint64_t valid_end;  /* one past the last record known good (indexed segments) */
+    uint64_t bytes;
+    uint64_t mtime_ms;
+    uint64_t *idx;       /* idx[k] = offset of entry first_id + k * IDX_EVERY */
+    size_t nidx, capidx;
+    bool indexed;        /* false: closed segment not scanned yet (scanned on first read) */
+} seg_t;
+
+struct mg_log {
+    mg_store_t *s;
+    char *topic;
+    char *dirpath;
+    uint64_t ledger_id;
+
+    /* loop thread */
+    uint64_t first_id, durable_end, next_id;
+    seg_t *segs;
+    size_t nsegs, capsegs;
+    int rfd;              /* read fd of segment rfd_seg, or -1 */
+    uint64_t rfd_seg;
+    uint64_t hint_id;     /* next sequential read: entry hint_id at hint_off in hint_seg */
+    uint64_t hint_off, hint_seg;
+    cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
+    size_t ccap, chead, ccount;
+    bool failed;
+    bool closing;
+
+    /* under s->mu: appends queued or being written, not yet completed by the writer */
+    size_t w_pending;
+
+    /* writer thread only (set up by log_open before the first append is queued) */
+    int wfd;
+    uint64_t w_seg_first, w_off;
+    int w_err;
+    bool w_dirty, w_in_group;
+    op_t *wq_head, *wq_tail;
+    mg_log_t *w_gnext;
+};
+
+struct mg_store {
+    char *dir;
+    char *ldir;
+    store_opts_t o;
+    int efd;
+    uint64_t next_ledger_id; /* loop thread */
+    mg_map_t logs;           /* open logs by topic, loop thread */
+
+    /* cache, loop thread */
+    cnode_t *chead, *ctail;
+    uint64_t cache_bytes;
+    bool dispatching;
+    op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
+
+    pthread_mutex_t mu;
+    pthread_cond_t wcond; /* writer waits for work */
+    pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
+    op_t *q_head, *q_tail; /* submitted, for the writer */
+    op_t *c_head, *c_tail; /* completed, for the loop */
+    bool stop;
+    pthread_t writer;
+    bool writer_started;
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* Fill a record header for entry (id, data, len). */
+static void rec_header(uint8_t *h, uint64_t id, const uint8_t *data, uint32_t len)
+{
+    put_le32(h, REC_MAGIC);
+    put_le32(h + 8, len);
+    put_le32(h + 12, 0);
+    put_le64(h + 16, id);
+    uint32_t crc = crc32c(0, h + 8, REC_HDR - 8);
+    put_le32(h + 4, crc32c(crc, data, len));
+}
+
+/* Check a header's fixed fields: 0 and *len, or -1. The CRC is checked by rec_crc_ok. */
+static int rec_parse(const uint8_t *h, uint64_t want_id, uint32_t *len)
+{
+    if (get_le32(h) != REC_MAGIC || get_le32(h + 12) != 0) return -1;
+    if (get_le64(h + 16) != want_id) return -1;
+    *len = get_le32(h + 8);
+    return *len <= REC_MAX_LEN ? 0 : -1;
+}
+
+static bool rec_crc_ok(const uint8_t *h, const uint8_t *data, uint32_t len)
+{
+    uint32_t crc = crc32c(0, h + 8, REC_HDR - 8);
+    return crc32c(crc, data, len) == get_le32(h + 4);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* pread exactly n bytes; returns bytes read (< n only at EOF), or -1. */
+static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (uint8_t *)p + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("open(%s): %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = fsync(fd);
+    if (rc < 0) log_error("fsync(%s): %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+static int mkdir_ok(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    log_error("mkdir(%s): %s", path, strerror(errno));
+    return -1;
+}
+
+/* Replace dir/name with data durably: write name.tmp, fsync, rename, fsync the directory. */
+static int file_write_durable(const char *dir, const char *name, const void *data, size_t len)
+{
+    char tmp[PATH_MAX], dst[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp ||
+        snprintf(dst, sizeof dst, "%s/%s", dir, name) >= (int)sizeof dst) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_error("open(%s): %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (write_all(fd, data, len) < 0) {
+        log_error("write(%s): %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (fsync(fd) < 0) {
+        log_error("fsync(%s): %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, dst) < 0) {
+        log_error("rename(%s): %s", dst, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return fsync_dir(dir);
+fail:
+    close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+/* Read a small file whole into buf (NUL-terminated). Returns its length, -1 with errno. */
+static ssize_t file_read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = pread_full(fd, buf, cap - 1, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        return -1;
+    }
+    if ((size_t)n == cap - 1) {
+        errno = EFBIG;
+        return -1;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* Encode a topic name into one safe directory name: [A-Za-z0-9._-] pass through (except a
+ * leading '.'), anything else becomes %XX, so no '/', "..", control character or hidden file
+ * name can reach the filesystem. Names whose encoding is too long are cut and suffixed with
+ * "~<64-bit FNV hash>" ('~' never appears otherwise); the meta file keeps the full name, which
+ * log_open checks. Returns 0, or -1 for an empty name. */
+static int name_encode(const char *topic, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0, tlen = strlen(topic);
+    if (tlen == 0 || outlen < ENC_SHORT_MAX + 24) return -1;
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char c = (unsigned char)topic[i];
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_' || (c == '.' && i > 0);
+        size_t need = plain ? 1 : 3;
+        if (n + need > ENC_SHORT_MAX) {
+            /* too long: keep what fits and add a hash of the whole name */
+            snprintf(out + n, outlen - n, "~%016" PRIx64, hash_bytes(topic, tlen));
+            return 0;
+        }
+        if (plain) {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int log_dirpath(mg_store_t *s, const char *topic, char *out, size_t outlen)
+{
+    char enc[ENC_SHORT_MAX + 32];
+    if (!topic || strlen(topic) > META_MAX / 2 || name_encode(topic, enc, sizeof enc) < 0)
+        return -1;
+    if (snprintf(out, outlen, "%s/%s", s->ldir, enc) >= (int)outlen) return -1;
+    return 0;
+}
+
+static void seg_path(const char *dirpath, uint64_t first, char *out, size_t outlen)
+{
+    /* dirpath is bounded (log_dirpath), so this never truncates */
+    if (snprintf(out, outlen, "%s/%020" PRIu64 ".seg", dirpath, first) >= (int)outlen)
+        out[0] = '\0';
+}
+
+/* Parse a log's meta file: 0 and *ledger_id / topic in name (NUL-terminated), -1 with errno
+ * (ENOENT when there is none). */
+static int meta_read(const char *dirpath, uint64_t *ledger_id, char *name, size_t namelen)
+{
+    char path[PATH_MAX], buf[META_MAX];
+    snprintf(path, sizeof path, "%s/meta", dirpath);
+    ssize_t n = file_read_small(path, buf, sizeof buf);
+    if (n < 0) return -1;
+    char *end;
+    if (strncmp(buf, "ledger_id=", 10) != 0) goto bad;
+    errno = 0;
+    *ledger_id = strtoull(buf + 10, &end, 10);
+    if (errno || end == buf + 10 || strncmp(end, "\ntopic=", 7) != 0) goto bad;
+    char *t = end + 7;
+    size_t tl = strlen(t);
+    if (tl == 0 || t[tl - 1] != '\n' || tl > namelen) goto bad;
+    memcpy(name, t, tl - 1);
+    name[tl - 1] = '\0';
+    return 0;
+bad:
+    log_error("log meta %s is malformed", path);
+    errno = EINVAL;
+    return -1;
+}
+
+/* ---- segments (loop thread) --------------------------------------------------------------- */
+
+static int seg_idx_push(seg_t *sg, uint64_t off)
+{
+    if (sg->nidx == sg->capidx) {
+        size_t nc = sg->capidx ? sg->capidx * 2 : 16;
+        uint64_t *ni = mg_realloc(sg->idx, nc * sizeof *ni);
+        if (!ni) return -1;
+        sg->idx = ni;
+        sg->capidx = nc;
+    }
+    sg->idx[sg->nidx++] = off;
+    return 0;
+}
+
+static void seg_unindex(seg_t *sg)
+{
+    mg_free(sg->idx);
+    sg->idx = NULL;
+    sg->nidx = sg->capidx = 0;
+    sg->indexed = false;
+}
+
+/* Scan the records of segment sg from offset 0, rebuilding its sparse index. verify checks
+ * each record's CRC too (recovery of the tail); otherwise only headers are checked. On return
+ * *good_end is the offset just past the last good record and sg->valid_end its id + 1.
+ * Returns 0, or -1 on a read error (logged). */
+static int seg_scan(int fd, const char *path, seg_t *sg, bool verify, uint64_t *good_end)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        log_error("fstat(%s): %s", path, strerror(errno));
+        return -1;
+    }
+    uint64_t fsize = (uint64_t)st.st_size;
+    size_t cap = SCAN_BUF;
+    uint8_t *buf = mg_malloc(cap);
+    if (!buf) return -1;
+    uint64_t boff = 0, blen = 0; /* buf holds file bytes [boff, boff + blen) */
+    uint64_t off = 0, id = sg->first_id;
+    sg->nidx = 0;
+    int rc = 0;
+    for (;;) {
+        if (off + REC_HDR > fsize) break;
+        /* want the header, and with verify the data too, in buf */
+        uint64_t need = REC_HDR;
+        uint32_t len = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            if (off < boff || off + need > boff + blen) {
+                if (need > cap) {
+                    uint8_t *nb = mg_realloc(buf, (size_t)need);
+                    if (!nb) {
+                        rc = -1;
+                        goto out;
+                    }
+                    buf = nb;
+                    cap = (size_t)need;
+                }
+                ssize_t r = pread_full(fd, buf, cap, off);
+                if (r < 0) {
+                    log_error("pread(%s): %s", path, strerror(errno));
+                    rc = -1;
+                    goto out;
+                }
+                boff = off;
+                blen = (uint64_t)r;
+                if (off + need > boff + blen) goto done;
+            }
+            if (pass == 0) {
+                if (rec_parse(buf + (off - boff), id, &len) < 0) goto done;
+                if (off + REC_HDR + len > fsize) goto done;
+                if (!verify) break;
+                need = REC_HDR + (uint64_t)len;
+            }
+        }
+        if (verify) {
+            const uint8_t *h = buf + (off - boff);
+            if (!rec_crc_ok(h, h + REC_HDR, len)) goto done;
+        }
+        if ((id - sg->first_id) % IDX_EVERY == 0 && seg_idx_push(sg, off) < 0) {
+            rc = -1;
+            goto out;
+        }
+        off += REC_HDR + (uint64_t)len;
+        id++;
+    }
+done:
+    *good_end = off;
+    sg->valid_end = id;
+    sg->indexed = true;
+out:
+    mg_free(buf);
+    if (rc < 0) seg_unindex(sg);
+    return rc;
+}
+
+static int segs_push(mg_log_t *l, uint64_t first)
+{
+    if (l->nsegs == l->capsegs) {
+        size_t nc = l->capsegs ? l->capsegs * 2 : 4;
+        seg_t *ns = mg_realloc(l->segs, nc * sizeof *ns);
+        if (!ns) return -1;
+        l->segs = ns;
+        l->capsegs = nc;
+    }
+    seg_t *sg = &l->segs[l->nsegs++];
+    memset(sg, 0, sizeof *sg);
+    sg->first_id = sg->valid_end = first;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* List the segment files of a log directory, sorted. Returns how many (ids in *out, mg_malloc'd),
+ * or -1. */
+static int segs_list(const char *dirpath, uint64_t **out)
+{
+    DIR *d = opendir(dirpath);
+    if (!d) {
+        log_error("opendir(%s): %s", dirpath, strerror(errno));
+        return -1;
+    }
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (strlen(nm) != 24 || strcmp(nm + 20, ".seg") != 0) continue;
+        bool digits = true;
+        for (int i = 0; i < 20; i++) digits &= nm[i] >= '0' && nm[i] <= '9';
+        if (!digits) continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            uint64_t *ni = mg_realloc(ids, nc * sizeof *ni);
+            if (!ni) {
+                mg_free(ids);
+                closedir(d);
+                return -1;
+            }
+            ids = ni;
+            cap = nc;
+        }
+        ids[n++] = strtoull(nm, NULL, 10);
+    }
+    closedir(d);
+    if (n) qsort(ids, n, sizeof *ids, cmp_u64);
+    *out = ids;
+    return (int)n;
+}
+
+/* Remove every file in a directory, meta first (a log dir without meta counts as absent),
+ * then the directory. 0 or -1. */
+static int dir_remove(const char *dirpath)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/meta", dirpath);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_error("unlink(%s): %s", path, strerror(errno));
+        return -1;
+    }
+    DIR *d = opendir(dirpath);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        log_error("opendir(%s): %s", dirpath, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dirpath, de->d_name);
+        if (unlink(path) < 0 && errno != ENOENT) {
+            log_error("unlink(%s): %s", path, strerror(errno));
+            rc = -1;
+        }
+    }
+    closedir(d);
+    if (rc == 0 && rmdir(dirpath) < 0) {
+        log_error("rmdir(%s): %s", dirpath, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* ---- cache (loop thread) ------------------------------------------------------------------ */
+
+static void cache_unlink(mg_store_t *s, cnode_t *c)
+{
+    if (c->prev) c->prev->next = c->next;
+    else s->chead = c->next;
+    if (c->next) c->next->prev = c->prev;
+    else s->ctail = c->prev;
+    s->cache_bytes -= c->cost;
+    entry_unref(c->e);
+    mg_free(c);
+}
+
+/* Drop the oldest cached entry of l. */
+static void cache_pop_front(mg_log_t *l)
+{
+    cnode_t *c = l->cring[l->chead];
+    l->chead = (l->chead + 1) % l->ccap;
+    l->ccount--;
+    cache_unlink(l->s, c);
+}
+
+static void cache_clear_log(mg_log_t *l)
+{
+    while (l->ccount) cache_pop_front(l);
+    mg_free(l->cring);
+    l->cring = NULL;
+    l->ccap = l->chead = 0;
+}
+
+static uint64_t cache_front_id(const mg_log_t *l)
+{
+    return l->cring[l->chead]->e->entry_id;
+}
+
+/* Keep a reference to e (just appended) in the cache, then evict the oldest entries of any log
+ * past cache_max_bytes. A log's cached ids stay contiguous: when e cannot be cached, the log's
+ * cache is emptied. */
+static void cache_add(mg_log_t *l, mg_entry_t *e)
+{
+    mg_store_t *s = l->s;
+    size_t cost = sizeof(mg_entry_t) + e->len + sizeof(cnode_t);
+    if (l->ccount && l->cring[(l->chead + l->ccount - 1) % l->ccap]->e->entry_id + 1 !=
+                         e->entry_id)
+        cache_clear_log(l);
+    if (cost > s->o.cache_max_bytes) {
+        cache_clear_log(l);
+        return;
+    }
+    if (l->ccount == l->ccap) {
+        size_t nc = l->ccap ? l->ccap * 2 : 16;
+        cnode_t **nr = mg_malloc(nc * sizeof *nr);
+        if (!nr) {
+            cache_clear_log(l);
+            return;
+        }
+        for (size_t i = 0; i < l->ccount; i++) nr[i] = l->cring[(l->chead + i) % l->ccap];
+        mg_free(l->cring);
+        l->cring = nr;
+        l->ccap = nc;
+        l->chead = 0;
+    }
+    cnode_t *c = mg_malloc(sizeof *c);
+    if (!c) {
+        cache_clear_log(l);
+        return;
+    }
+    c->log = l;
+    c->e = entry_ref(e);
+    c->cost = cost;
+    c->next = NULL;
+    c->prev = s->ctail;
+    if (s->ctail) s->ctail->next = c;
+    else s->chead = c;
+    s->ctail = c;
+    s->cache_bytes += cost;
+    l->cring[(l->chead + l->ccount) % l->ccap] = c;
+    l->ccount++;
+    /* the global FIFO and every log's ring are both in append order, so the global oldest is
+     * always the front of its log's ring */
+    while (s->cache_bytes > s->o.cache_max_bytes && s->chead) cache_pop_front(s->chead->log);
+}
+
+/* ---- store -------------------------------------------------------------------------------- */
+
+static void *writer_main(void *arg);
+
+mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t errlen)
+{
+    mg_store_t *s = mg_calloc(1, sizeof *s);
+    if (!s) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->efd = -1;
+    s->o = *o;
+    if (!s->o.segment_max_bytes) s->o.segment_max_bytes = DEFAULT_SEGMENT_MAX;
+    if (s->o.group_wait_ms < 0) s->o.group_wait_ms = 0;
+    map_init_str(&s->logs);
+    s->dir = mg_strdup(dir);
+    size_t ll = strlen(dir) + sizeof "/ledgers";
+    s->ldir = mg_malloc(ll);
+    if (!s->dir || !s->ldir) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(s->ldir, ll, "%s/ledgers", dir);
+    if (mkdir_ok(dir) < 0 || mkdir_ok(s->ldir) < 0) {
+        set_err(err, errlen, "mkdir %s: %s", s->ldir, strerror(errno));
+        goto fail;
+    }
+    char path[PATH_MAX], buf[64];
+    snprintf(path, sizeof path, "%s/%s", s->ldir, COUNTER_FILE);
+    if (file_read_small(path, buf, sizeof buf) >= 0) {
+        char *end;
+        errno = 0;
+        s->next_ledger_id = strtoull(buf, &end, 10);
+        if (errno || end == buf || *end != '\n') {
+            set_err(err, errlen, "%s is malformed", path);
+            goto fail;
+        }
+    } else if (errno == ENOENT) {
+        s->next_ledger_id = 1;
+    } else {
+        set_err(err, errlen, "read %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->efd < 0) {
+        set_err(err, errlen, "eventfd: %s", strerror(errno));
+        log_error("eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wcond, &ca);
+    pthread_cond_init(&s->dcond, NULL);
+    pthread_condattr_destroy(&ca);
+    int rc = pthread_create(&s->writer, NULL, writer_main, s);
+    if (rc != 0) {
+        set_err(err, errlen, "pthread_create: %s", strerror(rc));
+        log_error("pthread_create: %s", strerror(rc));
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->wcond);
+        pthread_cond_destroy(&s->dcond);
+        goto fail;
+    }
+    s->writer_started = true;
+    return s;
+fail:
+    if (s->efd >= 0) close(s->efd);
+    map_free(&s->logs);
+    mg_free(s->dir);
+    mg_free(s->ldir);
+    mg_free(s);
+    return NULL;
+}
+
+static void ops_free(op_t *op)
+{
+    while (op) {
+        op_t *n = op->next;
+        entry_unref(op->e);
+        mg_free(op);
+        op = n;
+    }
+}
+
+void store_close(mg_store_t *s)
+{
+    if (!s) return;
+    /* the writer drains the submit queue before it exits */
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->wcond);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+
+    size_t n = map_count(&s->logs), k = 0;
+    mg_log_t **all = n ? mg_malloc(n * sizeof *all) : NULL;
+    const char *key;
+    uint64_t uk;
+    void *v;
+    for (size_t it = 0; all && map_next(&s->logs, &it, &key, &uk, &v);) all[k++] = v;
+    for (size_t i = 0; i < k; i++) log_close(all[i]);
+    mg_free(all);
+    ops_free(s->c_head); /* completions of logs closed above are already gone */
+    s->c_head = s->c_tail = NULL;
+
+    map_free(&s->logs);
+    close(s->efd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->wcond);
+    pthread_cond_destroy(&s->dcond);
+    mg_free(s->dir);
+    mg_free(s->ldir);
+    mg_free(s);
+}
+
+int store_event_fd(mg_store_t *s) { return s->efd; }
+
+/* Apply one completed append to the loop's view of its log. Returns the status to report. */
+static int log_complete(mg_log_t *l, op_t *op)
+{
+    if (op->status < 0) {
+        l->failed = true;
+        return op->status;
+    }
+    uint64_t id = op->e->entry_id;
+    seg_t *sg = &l->segs[l->nsegs - 1];
+    if (sg->first_id != op->seg_first) {
+        if (segs_push(l, op->seg_first) < 0) {
+            log_error("log %s: out of memory tracking a new segment", l->topic);
+            l->failed = true;
+            return -ENOMEM;
+        }
+        sg = &l->segs[l->nsegs - 1];
+        sg->indexed = true;
+    }
+    if (sg->indexed) {
+        if (sg->valid_end != id) seg_unindex(sg); /* not contiguous: rescan when read */
+        else if ((id - sg->first_id) % IDX_EVERY == 0 && seg_idx_push(sg, op->off) < 0)
+            seg_unindex(sg);
+        else sg->valid_end = id + 1;
+    }
+    sg->bytes = op->off + REC_HDR + op->e->len;
+    sg->mtime_ms = mg_now_ms();
+    l->durable_end = id + 1;
+    return 0;
+}
+
+void store_dispatch_completions(mg_store_t *s)
+{
+    if (s->dispatching) return; /* called again from a callback: the outer call continues */
+    uint64_t v;
+    if (read(s->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        log_error("read(eventfd): %s", strerror(errno));
+    op_t *list;
+    pthread_mutex_lock(&s->mu);
+    list = s->c_head;
+    s->c_head = s->c_tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    s->dispatching = true;
+    /* callbacks may close logs; log_close removes that log's ops from this list */
+    s->dlist = &list;
+    while (list) {
+        op_t *op = list;
+        list = op->next;
+        int st = log_complete(op->log, op);
+        log_append_cb cb = op->cb;
+        void *arg = op->arg;
+        uint64_t id = op->e->entry_id;
+        entry_unref(op->e);
+        mg_free(op);
+        if (cb) cb(arg, st, id);
+    }
+    s->dlist = NULL;
+    s->dispatching = false;
+}
+
+/* ---- logs --------------------------------------------------------------------------------- */
+
+static void log_free(mg_log_t *l)
+{
+    if (!l) return;
+    cache_clear_log(l);
+    for (size_t i = 0; i < l->nsegs; i++) mg_free(l->segs[i].idx);
+    mg_free(l->segs);
+    if (l->rfd >= 0) close(l->rfd);
+    if (l->wfd >= 0) close(l->wfd);
+    mg_free(l->topic);
+    mg_free(l->dirpath);
+    mg_free(l);
+}
+
+/* Scan the tail segment (last of l->segs), cut a torn or corrupt tail, set the log's ids. */
+static int log_recover_tail(mg_log_t *l, char *err, size_t errlen)
+{
+    seg_t *sg = &l->segs[l->nsegs - 1];
+    char path[PATH_MAX];
+    seg_path(l->dirpath, sg->first_id, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errlen, "open %s: %s", path, strerror(errno));
+        log_error("open(%s): %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    uint64_t good = 0;
+    if (seg_scan(fd, path, sg, true, &good) < 0 || fstat(fd, &st) < 0) {
+        set_err(err, errlen, "scan %s failed", path);
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size != good) {
+        log_warn("log %s: cutting %s at offset %" PRIu64 " (size %" PRIu64
+                 "): torn or corrupt record at entry %" PRIu64,
+                 l->topic, path, good, (uint64_t)st.st_size, sg->valid_end);
+        if (ftruncate(fd, (off_t)good) < 0 || fsync(fd) < 0) {
+            set_err(err, errlen, "truncate %s: %s", path, strerror(errno));
+            log_error("ftruncate/fsync(%s): %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    close(fd);
+    sg->bytes = good;
+    sg->mtime_ms = (uint64_t)st.st_mtim.tv_sec * 1000 + (uint64_t)st.st_mtim.tv_nsec / 1000000;
+    l->durable_end = l->next_id = sg->valid_end;
+    l->w_seg_first = sg->first_id;
+    l->w_off = good;
+    return 0;
+}
+
+mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, size_t errlen)
+{
+    char dirpath[PATH_MAX], path[PATH_MAX];
+    if (!topic || log_dirpath(s, topic, dirpath, sizeof dirpath) < 0) {
+        set_err(err, errlen, "invalid topic name");
+        return NULL;
+    }
+    if (map_get(&s->logs, topic)) {
+        set_err(err, errlen, "log already open");
+        return NULL;
+    }
+    mg_log_t *l = mg_calloc(1, sizeof *l);
+    if (!l) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->s = s;
+    l->rfd = l->wfd = -1;
+    l->hint_id = UINT64_MAX;
+    l->topic = mg_strdup(topic);
+    l->dirpath = mg_strdup(dirpath);
+    size_t tlen = META_MAX;
+    char *name = mg_malloc(tlen);
+    uint64_t *ids = NULL;
+    if (!l->topic || !l->dirpath || !name) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (meta_read(dirpath, &l->ledger_id, name, tlen) == 0) {
+        if (strcmp(name, topic) != 0) {
+            set_err(err, errlen, "log directory %s belongs to another topic", dirpath);
+            log_error("log directory %s belongs to %s, not %s", dirpath, name, topic);
+            goto fail;
+        }
+    } else if (errno != ENOENT) {
+        set_err(err, errlen, "read meta of %s: %s", dirpath, strerror(errno));
+        goto fail;
+    } else if (!create) {
+        set_err(err, errlen, "not found");
+        goto fail;
+    } else {
+        /* a directory without meta is left from a creation or deletion cut short: clear it */
+        if (dir_remove(dirpath) < 0 || mkdir_ok(dirpath) < 0) {
+            set_err(err, errlen, "create %s: %s", dirpath, strerror(errno));
+            goto fail;
+        }
+        uint64_t id = s->next_ledger_id;
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", id + 1);
+        if (file_write_durable(s->ldir, COUNTER_FILE, buf, (size_t)n) < 0) {
+            set_err(err, errlen, "write ledger id counter: %s", strerror(errno));
+            goto fail;
+        }
+        s->next_ledger_id = id + 1;
+        l->ledger_id = id;
+        seg_path(dirpath, 0, path, sizeof path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            set_err(err, errlen, "create %s: %s", path, strerror(errno));
+            log_error("open(%s): %s", path, strerror(errno));
+            goto fail;
+        }
+        close(fd);
+        size_t ml = strlen(topic) + 64;
+        char *meta = mg_malloc(ml);
+        if (!meta) {
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        n = snprintf(meta, ml, "ledger_id=%" PRIu64 "\ntopic=%s\n", id, topic);
+        int rc = file_write_durable(dirpath, "meta", meta, (size_t)n);
+        mg_free(meta);
+        if (rc < 0 || fsync_dir(s->ldir) < 0) {
+            set_err(err, errlen, "write meta of %s: %s", dirpath, strerror(errno));
+            goto fail;
+        }
+    }
+    mg_free(name);
+    name = NULL;
+
+    int n = segs_list(dirpath, &ids);
+    if (n < 0) {
+        set_err(err, errlen, "list %s failed", dirpath);
+        goto fail;
+    }
+    if (n == 0) {
+        /* meta but no segment: cannot happen through this code; start an empty one */
+        log_warn("log %s has no segment file; starting an empty one", topic);
+        seg_path(dirpath, 0, path, sizeof path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            set_err(err, errlen, "create %s: %s", path, strerror(errno));
+            log_error("open(%s): %s", path, strerror(errno));
+            goto fail;
+        }
+        close(fd);
+        if (segs_push(l, 0) < 0) goto nomem;
+    }
+    for (int i = 0; i < n; i++) {
+        if (segs_push(l, ids[i]) < 0) goto nomem;
+        seg_t *sg = &l->segs[i];
+        sg->valid_end = i + 1 < n ? ids[i + 1] : ids[i];
+        if (i + 1 < n) {
+            struct stat st;
+            seg_path(dirpath, ids[i], path, sizeof path);
+            if (stat(path, &st) < 0) {
+                set_err(err, errlen, "stat %s: %s", path, strerror(errno));
+                log_error("stat(%s): %s", path, strerror(errno));
+                goto fail;
+            }
+            sg->bytes = (uint64_t)st.st_size;
+            sg->mtime_ms =
+                (uint64_t)st.st_mtim.tv_sec * 1000 + (uint64_t)st.st_mtim.tv_nsec / 1000000;
+        }
+    }
+    mg_free(ids);
+    ids = NULL;
+    if (log_recover_tail(l, err, errlen) < 0) goto fail;
+    l->first_id = l->segs[0].first_id;
+    if (map_put(&s->logs, topic, l) < 0) goto nomem;
+    return l;
+nomem:
+    set_err(err, errlen, "out of memory");
+fail:
+    mg_free(name);
+    mg_free(ids);
+    log_free(l);
+    return NULL;
+}
+
+void log_close(mg_log_t *l)
+{
+    if (!l) return;
+    mg_store_t *s = l->s;
+    l->closing = true;
+    /* wait until the writer is done with this log (at most one group commit), then drop its
+     * completions without running callbacks */
+    op_t *drop = NULL;
+    pthread_mutex_lock(&s->mu);
+    while (l->w_pending) pthread_cond_wait(&s->dcond, &s->mu);
+    op_t **pp = &s->c_head;
+    s->c_tail = NULL;
+    while (*pp) {
+        op_t *op = *pp;
+        if (op->log == l) {
+            *pp = op->next;
+            op->next = drop;
+            drop = op;
+        } else {
+            s->c_tail = op;
+            pp = &op->next;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (pp = s->dlist; pp && *pp;) {
+        op_t *op = *pp;
+        if (op->log == l) {
+            *pp = op->next;
+            op->next = drop;
+            drop = op;
+        } else {
+            pp = &op->next;
+        }
+    }
+    ops_free(drop);
+    map_del(&s->logs, l->topic);
+    log_free(l);
+}
+
+bool log_exists(mg_store_t *s, const char *topic)
+{
+    char dirpath[PATH_MAX];
+    if (log_dirpath(s, topic, dirpath, sizeof dirpath) < 0) return false;
+    size_t tlen = META_MAX;
+    char *name = mg_malloc(tlen);
+    uint64_t id;
+    bool ok = name && meta_read(dirpath, &id, name, tlen) == 0 && strcmp(name, topic) == 0;
+    mg_free(name);
+    return ok;
+}
+
+int log_delete(mg_store_t *s, const char *topic)
+{
+    char dirpath[PATH_MAX];
+    if (log_dirpath(s, topic, dirpath, sizeof dirpath) < 0) return -1;
+    if (map_get(&s->logs, topic)) {
+        log_error("log_delete(%s): log is open", topic);
+        return -1;
+    }
+    if (dir_remove(dirpath) < 0) return -1;
+    return fsync_dir(s->ldir);
+}
+
+uint64_t log_ledger_id(const mg_log_t *l) { return l->ledger_id; }
+uint64_t log_first_id(const mg_log_t *l) { return l->first_id; }
+uint64_t log_durable_end(const mg_log_t *l) { return l->durable_end; }
+uint64_t log_next_id(const mg_log_t *l) { return l->next_id; }
+
+int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
+{
+    if (l->failed || l->closing) return -1;
+    op_t *op = mg_malloc(sizeof *op);
+    if (!op) return -1;
+    mg_store_t *s = l->s;
+    e->ledger_id = l->ledger_id;
+    e->entry_id = l->next_id++;
+    op->next = NULL;
+    op->log = l;
+    op->e = entry_ref(e);
+    op->cb = cb;
+    op->arg = arg;
+    op->status = 0;
+    op->seg_first = op->off = 0;
+    rec_header(op->hdr, e->entry_id, e->data, e->len);
+    cache_add(l, e);
+    pthread_mutex_lock(&s->mu);
+    if (s->q_tail) s->q_tail->next = op;
+    else s->q_head = op;
+    s->q_tail = op;
+    l->w_pending++;
+    pthread_cond_signal(&s->wcond);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* The read fd of segment sg, opened on demand (one cached per log). -1 on failure (logged). */
+static int log_seg_fd(mg_log_t *l, const seg_t *sg)
+{
+    if (l->rfd >= 0 && l->rfd_seg == sg->first_id) return l->rfd;
+    if (l->rfd >= 0) close(l->rfd);
+    char path[PATH_MAX];
+    seg_path(l->dirpath, sg->first_id, path, sizeof path);
+    l->rfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (l->rfd < 0) log_error("open(%s): %s", path, strerror(errno));
+    l->rfd_seg = sg->first_id;
+    return l->rfd;
+}
+
+static size_t log_seg_find(const mg_log_t *l, uint64_t id)
+{
+    size_t lo = 0, hi = l->nsegs; /* find the last segment with first_id <= id */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (l->segs[mid].first_id <= id) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
+{
+    *out = NULL;
+    if (entry_id < l->first_id || entry_id >= l->durable_end) return -ENOENT;
+    if (l->ccount) {
+        uint64_t f = cache_front_id(l);
+        if (entry_id >= f && entry_id - f < l->ccount) {
+            *out = entry_ref(l->cring[(l->chead + (entry_id - f)) % l->ccap]->e);
+            return 0;
+        }
+    }
+    seg_t *sg = &l->segs[log_seg_find(l, entry_id)];
+    int fd = log_seg_fd(l, sg);
+    if (fd < 0) return -EIO;
+    char path[PATH_MAX];
+    seg_path(l->dirpath, sg->first_id, path, sizeof path);
+    if (!sg->indexed) {
+        uint64_t good;
+        if (seg_scan(fd, path, sg, false, &good) < 0) return -EIO;
+        uint64_t want = sg + 1 < l->segs + l->nsegs ? sg[1].first_id : l->durable_end;
+        if (sg->valid_end < want)
+            log_error("log %s: segment %s holds entries up to %" PRIu64 ", expected %" PRIu64,
+                      l->topic, path, sg->valid_end, want);
+    }
+    if (entry_id >= sg->valid_end) return -EIO;
+    uint8_t h[REC_HDR];
+    uint32_t len;
+    uint64_t off;
+    if (l->hint_id == entry_id && l->hint_seg == sg->first_id) {
+        off = l->hint_off;
+    } else {
+        uint64_t k = (entry_id - sg->first_id) / IDX_EVERY;
+        if (k >= sg->nidx) return -EIO;
+        off = sg->idx[k];
+        for (uint64_t id = sg->first_id + k * IDX_EVERY; id < entry_id; id++) {
+            if (pread_full(fd, h, REC_HDR, off) != REC_HDR || rec_parse(h, id, &len) < 0) {
+                log_error("log %s: bad record header for entry %" PRIu64 " in %s", l->topic, id,
+                          path);
+                return -EIO;
+            }
+            off += REC_HDR + (uint64_t)len;
+        }
+    }
+    ssize_t r = pread_full(fd, h, REC_HDR, off);
+    if (r != REC_HDR || rec_parse(h, entry_id, &len) < 0) {
+        if (r < 0) log_error("pread(%s): %s", path, strerror(errno));
+        else log_error("log %s: bad record header for entry %" PRIu64 " in %s", l->topic,
+                       entry_id, path);
+        return -EIO;
+    }
+    mg_entry_t *e = entry_new(NULL, len);
+    if (!e) return -ENOMEM;
+    r = pread_full(fd, e->data, len, off + REC_HDR);
+    if (r != (ssize_t)len || !rec_crc_ok(h, e->data, len)) {
+        if (r < 0) log_error("pread(%s): %s", path, strerror(errno));
+        else log_error("log %s: checksum mismatch for entry %" PRIu64 " in %s", l->topic,
+                       entry_id, path);
+        entry_unref(e);
+        return -EIO;
+    }
+    e->ledger_id = l->ledger_id;
+    e->entry_id = entry_id;
+    l->hint_id = entry_id + 1;
+    l->hint_off = off + REC_HDR + len;
+    l->hint_seg = sg->first_id;
+    *out = e;
+    return 0;
+}
+
+static uint64_t log_seg_end(const mg_log_t *l, size_t i)
+{
+    return i + 1 < l->nsegs ? l->segs[i + 1].first_id : l->durable_end;
+}
+
+uint64_t log_size_bytes(const mg_log_t *l)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < l->nsegs; i++) t += l->segs[i].bytes;
+    return t;
+}
+
+uint64_t log_bytes_from(const mg_log_t *l, uint64_t from_id)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < l->nsegs; i++) {
+        const seg_t *sg = &l->segs[i];
+        uint64_t end = log_seg_end(l, i);
+        if (end <= from_id || end <= sg->first_id) continue;
+        if (sg->first_id >= from_id) t += sg->bytes;
+        else t += (uint64_t)((double)sg->bytes * (double)(end - from_id) /
+                             (double)(end - sg->first_id));
+    }
+    return t;
+}
+
+int log_segments(const mg_log_t *l, log_segment_info_t *out, int max)
+{
+    for (size_t i = 0; i < l->nsegs && (int)i < max; i++) {
+        out[i].first_id = l->segs[i].first_id;
+        out[i].end_id = log_seg_end(l, i);
+        out[i].bytes = l->segs[i].bytes;
+        out[i].mtime_ms = l->segs[i].mtime_ms;
+    }
+    return (int)l->nsegs;
+}
+
+int log_trim(mg_log_t *l, uint64_t before_id)
+{
+    int n = 0;
+    char path[PATH_MAX];
+    /* segs[0] is closed once a later segment is known here: the writer has moved past it */
+    while (l->nsegs > 1 && l->segs[1].first_id <= before_id) {
+        seg_t *sg = &l->segs[0];
+        seg_path(l->dirpath, sg->first_id, path, sizeof path);
+        if (unlink(path) < 0 && errno != ENOENT) {
+            log_error("unlink(%s): %s", path, strerror(errno));
+            break;
+        }
+        if (l->rfd >= 0 && l->rfd_seg == sg->first_id) {
+            close(l->rfd);
+            l->rfd = -1;
+        }
+        if (l->hint_seg == sg->first_id) l->hint_id = UINT64_MAX;
+        mg_free(sg->idx);
+        memmove(&l->segs[0], &l->segs[1], (l->nsegs - 1) * sizeof *l->segs);
+        l->nsegs--;
+        n++;
+    }
+    if (n) {
+        l->first_id = l->segs[0].first_id;
+        while (l->ccount && cache_front_id(l) < l->first_id) cache_pop_front(l);
+    }
+    return n;
+}
+
+/* ---- writer thread ------------------------------------------------------------------------ */
+
+/* Fail every append of l in the current group that has not failed yet, and all later ones. */
+static void writer_fail(mg_log_t *l, int err)
+{
+    l->w_err = err;
+    for (op_t *op = l->wq_head; op; op = op->next)
+        if (op->status == 0) op->status = err;
+}
+
+static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
+{
+    char path[PATH_MAX];
+    seg_path(l->dirpath, l->w_seg_first, path, sizeof path);
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_CREAT | (create ? O_TRUNC : 0);
+    l->wfd = open(path, flags, 0644);
+    if (l->wfd < 0) {
+        int e = errno;
+        log_error("open(%s): %s", path, strerror(e));
+        writer_fail(l, -e);
+        return -1;
+    }
+    if (create && s->o.sync_data && fsync_dir(l->dirpath) < 0) {
+        writer_fail(l, -EIO);
+        return -1;
+    }
+    return 0;
+}
+
+/* Close the active segment (synced first when sync_data) and start one at first_id. */
+static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
+{
+    if (l->wfd >= 0) {
+        if (s->o.sync_data && l->w_dirty && fdatasync(l->wfd) < 0) {
+            int e = errno;
+            log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
+            writer_fail(l, -e);
+            return -1;
+        }
+        close(l->wfd);
+        l->wfd = -1;
+        l->w_dirty = false;
+    }
+    l->w_seg_first = first_id;
+    l->w_off = 0;
+    return writer_open_seg(s, l, true);
+}
+
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* Write the queued appends of one log (l->wq, in id order), rolling segments as needed. */
+static void writer_write_log(mg_store_t *s, mg_log_t *l)
+{
+    uint64_t max = s->o.segment_max_bytes;
+    struct iovec iov[IOV_BATCH * 2];
+    op_t *op = l->wq_head;
+    while (op) {
+        if (l->w_err) {
+            if (op->status == 0) op->status = l->w_err;
+            op = op->next;
+            continue;
+        }
+        uint64_t rl = REC_HDR + (uint64_t)op->e->len;
+        if (l->w_off > 0 && l->w_off + rl > max) {
+            if (writer_roll(s, l, op->e->entry_id) < 0) continue;
+        } else if (l->wfd < 0 && writer_open_seg(s, l, false) < 0) {
+            continue;
+        }
+        int niov = 0;
+        uint64_t total = 0;
+        op_t *end = op;
+        while (end && niov + 2 <= IOV_BATCH * 2) {
+            rl = REC_HDR + (uint64_t)end->e->len;
+            if (niov > 0 && l->w_off + total + rl > max) break;
+            iov[niov].iov_base = end->hdr;
+            iov[niov++].iov_len = REC_HDR;
+            if (end->e->len) {
+                iov[niov].iov_base = end->e->data;
+                iov[niov++].iov_len = end->e->len;
+            }
+            end->seg_first = l->w_seg_first;
+            end->off = l->w_off + total;
+            total += rl;
+            end = end->next;
+        }
+        if (writev_all(l->wfd, iov, niov) < 0) {
+            int e = errno;
+            log_error("writev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
+            /* cut a partial record so the file stays a clean prefix */
+            if (ftruncate(l->wfd, (off_t)l->w_off) < 0)
+                log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
+                          strerror(errno));
+            writer_fail(l, -e);
+            continue;
+        }
+        l->w_off += total;
+        l->w_dirty = true;
+        op = end;
+    }
+}
+
+/* One group commit: write every queued append, one fdatasync per dirty file, then hand the
+ * completions to the loop in append order per log and signal the eventfd. */
+static void writer_group(mg_store_t *s, op_t *batch)
+{
+    mg_log_t *glist = NULL, *gtail = NULL;
+    while (batch) {
+        op_t *op = batch;
+        batch = op->next;
+        op->next = NULL;
+        mg_log_t *l = op->log;
+        if (!l->w_in_group) {
+            l->w_in_group = true;
+            l->w_gnext = NULL;
+            l->wq_head = l->wq_tail = NULL;
+            if (gtail) gtail->w_gnext = l;
+            else glist = l;
+            gtail = l;
+        }
+        if (l->wq_tail) l->wq_tail->next = op;
+        else l->wq_head = op;
+        l->wq_tail = op;
+    }
+    for (mg_log_t *l = glist; l; l = l->w_gnext) writer_write_log(s, l);
+    for (mg_log_t *l = glist; l; l = l->w_gnext) {
+        if (!l->w_dirty || l->wfd < 0) continue;
+        if (s->o.sync_data && fdatasync(l->wfd) < 0) {
+            int e = errno;
+            log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
+            writer_fail(l, -e);
+        }
+        l->w_dirty = false;
+    }
+    /* after this block the writer touches neither these logs nor their ops */
+    pthread_mutex_lock(&s->mu);
+    for (mg_log_t *l = glist, *next; l; l = next) {
+        next = l->w_gnext;
+        size_t n = 0;
+        for (op_t *op = l->wq_head; op; op = op->next) n++;
+        if (s->c_tail) s->c_tail->next = l->wq_head;
+        else s->c_head = l->wq_head;
+        s->c_tail = l->wq_tail;
+        l->wq_head = l->wq_tail = NULL;
+        l->w_in_group = false;
+        l->w_pending -= n;
+    }
+    pthread_cond_broadcast(&s->dcond);
+    pthread_mutex_unlock(&s->mu);
+    uint64_t one = 1;
+    if (write(s->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_error("write(eventfd): %s", strerror(errno));
+}
+
+static void *writer_main(void *arg)
+{
+    mg_store_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->q_head && !s->stop) pthread_cond_wait(&s->wcond, &s->mu);
+        if (!s->q_head) break; /* stopping and drained */
+        if (s->o.group_wait_ms > 0 && !s->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->o.group_wait_ms * 1000000ull;
+            ts.tv_sec += (time_t)(ns / 1000000000ull);
+            ts.tv_nsec = (long)(ns % 1000000000ull);
+            while (!s->stop && pthread_cond_timedwait(&s->wcond, &s->mu, &ts) != ETIMEDOUT) {
+            }
+        }
+        op_t *batch = s->q_head;
+        s->q_head = s->q_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        writer_group(s, batch);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
