@@ -1,0 +1,256 @@
+/* broker.c - broker lifecycle: storage and metadata start-up, the standalone bootstrap
+ * (cluster `standalone`, tenant `public`, namespace `public/default`), the listening socket,
+ * periodic work (rates, cursor persistence, keep-alive, retention) and clean shutdown. */
+#include "broker/broker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin/admin.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/util.h"
+
+static int listen_on(const char *addr, int port, int *bound_port, char *err, size_t errlen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "bind/listen %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *bound_port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void on_accept(mg_loop_t *l, int fd, int events, void *arg)
+{
+    conn_accept(arg);
+}
+
+static void on_store(mg_loop_t *l, int fd, int events, void *arg)
+{
+    broker_t *b = arg;
+    store_dispatch_completions(b->store);
+}
+
+static void before_sleep(mg_loop_t *l, void *arg)
+{
+    dispatch_pending(arg);
+    conn_flush_all(arg);
+}
+
+/* Write the standalone defaults once, as Pulsar standalone does on first start. */
+static void bootstrap(broker_t *b)
+{
+    char key[512], val[1024];
+    snprintf(key, sizeof key, "/admin/clusters/%s", b->cfg->cluster_name);
+    char *v;
+    size_t n;
+    if (meta_get(b->meta, key, &v, &n) == 0) {
+        mg_free(v);
+    } else {
+        snprintf(val, sizeof val,
+                 "{\"serviceUrl\":\"%s\",\"brokerServiceUrl\":\"%s\"}", b->web_url, b->service_url);
+        meta_put(b->meta, key, val, strlen(val), true);
+    }
+    if (meta_get(b->meta, "/admin/policies/public", &v, &n) == 0) {
+        mg_free(v);
+        return;
+    }
+    snprintf(val, sizeof val, "{\"adminRoles\":[],\"allowedClusters\":[\"%s\"]}",
+             b->cfg->cluster_name);
+    meta_put(b->meta, "/admin/policies/public", val, strlen(val), true);
+    snprintf(val, sizeof val, "{\"replication_clusters\":[\"%s\"],\"bundles\":{\"numBundles\":4}}",
+             b->cfg->cluster_name);
+    meta_put(b->meta, "/admin/policies/public/default", val, strlen(val), true);
+    log_info("bootstrap: created cluster %s, tenant public, namespace public/default",
+             b->cfg->cluster_name);
+}
+
+static void update_rates(broker_t *b, double secs)
+{
+    const char *k;
+    void *v;
+    for (size_t it = 0; map_next(&b->topics, &it, &k, NULL, &v);) {
+        topic_t *t = v;
+        t->rate_in = (double)(t->msg_in - t->last_msg_in) / secs;
+        t->tput_in = (double)(t->bytes_in - t->last_bytes_in) / secs;
+        t->rate_out = (double)(t->msg_out - t->last_msg_out) / secs;
+        t->tput_out = (double)(t->bytes_out - t->last_bytes_out) / secs;
+        t->last_msg_in = t->msg_in;
+        t->last_bytes_in = t->bytes_in;
+        t->last_msg_out = t->msg_out;
+        t->last_bytes_out = t->bytes_out;
+        void *pv;
+        for (size_t j = 0; map_next(&t->producers, &j, NULL, NULL, &pv);) {
+            producer_t *p = pv;
+            p->rate_in = (double)(p->msg_in - p->last_msg_in) / secs;
+            p->tput_in = (double)(p->bytes_in - p->last_bytes_in) / secs;
+            p->last_msg_in = p->msg_in;
+            p->last_bytes_in = p->bytes_in;
+        }
+        void *sv;
+        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &sv);) {
+            subscription_t *s = sv;
+            for (consumer_t *c = s->consumers; c; c = c->next_in_sub) {
+                c->rate_out = (double)(c->msg_out - c->last_msg_out) / secs;
+                c->tput_out = (double)(c->bytes_out - c->last_bytes_out) / secs;
+                c->last_msg_out = c->msg_out;
+                c->last_bytes_out = c->bytes_out;
+            }
+        }
+    }
+}
+
+static int stats_timer(mg_loop_t *l, uint64_t id, void *arg)
+{
+    update_rates(arg, 5.0);
+    return 5000;
+}
+
+static int cursor_timer(mg_loop_t *l, uint64_t id, void *arg)
+{
+    broker_t *b = arg;
+    subs_flush_dirty(b);
+    meta_sync(b->meta);
+    return 200;
+}
+
+/* Keep-alive: PING a quiet peer; close one that stayed silent for two intervals. */
+static int keepalive_timer(mg_loop_t *l, uint64_t id, void *arg)
+{
+    broker_t *b = arg;
+    uint64_t now = mg_mono_ms(), iv = (uint64_t)b->cfg->keep_alive_interval_s * 1000;
+    conn_t *c = b->conns;
+    while (c) {
+        conn_t *next = c->next;
+        if (now - c->last_rx_ms > 2 * iv) {
+            conn_close(c, "keep-alive timeout");
+        } else if (now - c->last_rx_ms >= iv && c->connected) {
+            Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+            Pulsar__Proto__CommandPing ping = PULSAR__PROTO__COMMAND_PING__INIT;
+            cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PING;
+            cmd.ping = &ping;
+            conn_send_cmd(c, &cmd);
+        }
+        c = next;
+    }
+    int ms = b->cfg->keep_alive_interval_s * 1000 / 2;
+    return ms > 0 ? ms : 1000;
+}
+
+broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
+{
+    broker_t *b = mg_calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->cfg = cfg;
+    b->listen_fd = -1;
+    b->start_ms = mg_now_ms();
+    map_init_str(&b->topics);
+    map_init_str(&b->ns_cache);
+    if (mkdir_p(cfg->data_dir)) {
+        snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
+        goto fail;
+    }
+    b->loop = loop_new();
+    if (!b->loop) {
+        snprintf(err, errlen, "cannot create event loop");
+        goto fail;
+    }
+    store_opts_t so = {
+        .sync_data = cfg->journal_sync_data,
+        .group_wait_ms = cfg->journal_max_group_wait_ms,
+        .segment_max_bytes = (uint64_t)cfg->max_segment_mb * 1024 * 1024,
+        .cache_max_bytes = (uint64_t)cfg->cache_size_mb * 1024 * 1024,
+    };
+    b->store = store_open(cfg->data_dir, &so, err, errlen);
+    if (!b->store) goto fail;
+    b->meta = meta_open(cfg->data_dir, err, errlen);
+    if (!b->meta) goto fail;
+    b->listen_fd = listen_on(cfg->bind_address, cfg->broker_service_port, &b->port, err, errlen);
+    if (b->listen_fd < 0) goto fail;
+    const char *host = cfg->advertised_address[0] ? cfg->advertised_address : "localhost";
+    snprintf(b->service_url, sizeof b->service_url, "pulsar://%s:%d", host, b->port);
+    b->web_port = cfg->web_service_port;
+    if (admin_start(b, err, errlen)) goto fail;
+    snprintf(b->web_url, sizeof b->web_url, "http://%s:%d", host, b->web_port);
+    bootstrap(b);
+    loop_fd_add(b->loop, b->listen_fd, LOOP_READ, on_accept, b);
+    loop_fd_add(b->loop, store_event_fd(b->store), LOOP_READ, on_store, b);
+    loop_set_before_sleep(b->loop, before_sleep, b);
+    loop_timer_add(b->loop, 5000, stats_timer, b);
+    loop_timer_add(b->loop, 200, cursor_timer, b);
+    loop_timer_add(b->loop, 1000, keepalive_timer, b);
+    admin_timers(b);
+    return b;
+fail:
+    broker_free(b);
+    return NULL;
+}
+
+int broker_run(broker_t *b)
+{
+    log_info("magnetar %s standalone: broker %s, web %s, data %s", MG_VERSION, b->service_url,
+             b->web_url, b->cfg->data_dir);
+    /* A machine-readable line tests wait for. */
+    fprintf(stdout, "magnetar ready brokerServicePort=%d webServicePort=%d\n", b->port,
+            b->web_port);
+    fflush(stdout);
+    loop_run(b->loop);
+    log_info("shutting down");
+    return 0;
+}
+
+void broker_request_stop(broker_t *b)
+{
+    b->stopping = true;
+    loop_stop_async(b->loop);
+}
+
+void broker_free(broker_t *b)
+{
+    if (!b) return;
+    b->stopping = true;
+    admin_stop(b);
+    while (b->conns) conn_close(b->conns, "broker shutdown");
+    conn_flush_all(b); /* frees the closed connections */
+    if (b->meta) subs_flush_dirty(b);
+    const char *k;
+    void *v;
+    /* topic_close removes the topic from the map: collect first */
+    size_t n = map_count(&b->topics), i = 0;
+    topic_t **all = mg_calloc(n ? n : 1, sizeof *all);
+    for (size_t it = 0; all && map_next(&b->topics, &it, &k, NULL, &v);) all[i++] = v;
+    for (size_t j = 0; j < i; j++) topic_close(all[j], false);
+    mg_free(all);
+    map_free(&b->topics);
+    for (size_t it = 0; map_next(&b->ns_cache, &it, &k, NULL, &v);) mg_free(v);
+    map_free(&b->ns_cache);
+    if (b->store) store_close(b->store);
+    if (b->meta) {
+        meta_sync(b->meta);
+        meta_close(b->meta);
+    }
+    if (b->listen_fd >= 0) close(b->listen_fd);
+    if (b->loop) loop_free(b->loop);
+    mg_free(b);
+}

@@ -1,0 +1,580 @@
+/* conn.c - client connections: accept, read and frame decoding, the command switch, output
+ * buffering with back-pressure, CONNECT/PING/PONG, LOOKUP, PARTITIONED_METADATA and
+ * GET_TOPICS_OF_NAMESPACE. A malformed frame closes only its own connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#define OUT_HIGH_WATER (4u << 20) /* stop dispatching to a connection above this */
+
+static void on_conn_event(mg_loop_t *l, int fd, int events, void *arg);
+
+void conn_accept(broker_t *b)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(b->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) log_warn("accept4: %s", strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conn_t *c = mg_calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->b = b;
+        c->fd = fd;
+        buf_init(&c->in);
+        buf_init(&c->out);
+        map_init_u64(&c->producers);
+        map_init_u64(&c->consumers);
+        c->last_rx_ms = mg_mono_ms();
+        c->connected_since_ms = mg_now_ms();
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *si = (struct sockaddr_in *)&ss;
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &si->sin_addr, ip, sizeof ip);
+            snprintf(c->addr, sizeof c->addr, "/%s:%d", ip, ntohs(si->sin_port));
+        } else snprintf(c->addr, sizeof c->addr, "/unknown");
+        if (loop_fd_add(b->loop, fd, LOOP_READ, on_conn_event, c)) {
+            close(fd);
+            mg_free(c);
+            continue;
+        }
+        c->next = b->conns;
+        if (b->conns) b->conns->prev = c;
+        b->conns = c;
+        b->nconns++;
+    }
+}
+
+void conn_close(conn_t *c, const char *why)
+{
+    broker_t *b = c->b;
+    if (c->closing) return;
+    c->closing = true;
+    log_debug("closing connection %s: %s", c->addr, why);
+    void *v;
+    for (size_t it = 0; map_next(&c->producers, &it, NULL, NULL, &v);) producer_close(v, false);
+    for (size_t it = 0; map_next(&c->consumers, &it, NULL, NULL, &v);) consumer_close(v, false);
+    map_free(&c->producers);
+    map_free(&c->consumers);
+    loop_fd_del(b->loop, c->fd);
+    close(c->fd);
+    if (c->prev) c->prev->next = c->next;
+    else b->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    b->nconns--;
+    if (c->in_flush_list) { /* unlink from flush list */
+        conn_t **pp = &b->flush_list;
+        while (*pp && *pp != c) pp = &(*pp)->next_flush;
+        if (*pp) *pp = c->next_flush;
+    }
+    /* Freed later (conn_flush_all): handlers up the stack may still look at c->closing. */
+    c->next = b->dead_conns;
+    b->dead_conns = c;
+}
+
+static void conn_free(conn_t *c)
+{
+    buf_free(&c->in);
+    buf_free(&c->out);
+    mg_free(c->client_version);
+    mg_free(c);
+}
+
+static void schedule_flush(conn_t *c)
+{
+    if (c->in_flush_list) return;
+    c->in_flush_list = true;
+    c->next_flush = c->b->flush_list;
+    c->b->flush_list = c;
+}
+
+bool conn_output_full(const conn_t *c)
+{
+    return buf_readable(&c->out) > OUT_HIGH_WATER;
+}
+
+int conn_send_cmd(conn_t *c, const pb_cmd_t *cmd)
+{
+    if (c->closing) return -1;
+    if (frame_write_cmd(&c->out, cmd)) return -1;
+    schedule_flush(c);
+    return 0;
+}
+
+int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n)
+{
+    if (c->closing) return -1;
+    if (frame_write_cmd_head(&c->out, cmd, n) || buf_append(&c->out, p, n)) return -1;
+    schedule_flush(c);
+    return 0;
+}
+
+void conn_send_error(conn_t *c, uint64_t request_id, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandError e = PULSAR__PROTO__COMMAND_ERROR__INIT;
+    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__ERROR;
+    cmd.error = &e;
+    e.request_id = request_id;
+    e.error = err;
+    e.message = msg;
+    log_debug("%s: error %s: %s", c->addr, server_error_name(err), msg);
+    conn_send_cmd(c, &cmd);
+}
+
+void conn_send_success(conn_t *c, uint64_t request_id)
+{
+    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandSuccess s = PULSAR__PROTO__COMMAND_SUCCESS__INIT;
+    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SUCCESS;
+    cmd.success = &s;
+    s.request_id = request_id;
+    conn_send_cmd(c, &cmd);
+}
+
+/* Returns -1 when the connection was closed. */
+static int conn_flush(conn_t *c)
+{
+    while (buf_readable(&c->out)) {
+        ssize_t w = write(c->fd, buf_head(&c->out), buf_readable(&c->out));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                if (!c->want_write) {
+                    c->want_write = true;
+                    loop_fd_mod(c->b->loop, c->fd, (c->read_paused ? 0 : LOOP_READ) | LOOP_WRITE);
+                }
+                return 0;
+            }
+            conn_close(c, "write error");
+            return -1;
+        }
+        buf_consume(&c->out, (size_t)w);
+    }
+    if (c->want_write) {
+        c->want_write = false;
+        loop_fd_mod(c->b->loop, c->fd, c->read_paused ? 0 : LOOP_READ);
+        /* output drained: consumers on this connection may take more */
+        void *v;
+        for (size_t it = 0; map_next(&c->consumers, &it, NULL, NULL, &v);) {
+            consumer_t *cs = v;
+            if (cs->sub) dispatch_schedule(cs->sub);
+        }
+    }
+    return 0;
+}
+
+void conn_flush_all(broker_t *b)
+{
+    while (b->flush_list) {
+        conn_t *c = b->flush_list;
+        b->flush_list = c->next_flush;
+        c->in_flush_list = false;
+        conn_flush(c);
+    }
+    while (b->dead_conns) {
+        conn_t *c = b->dead_conns;
+        b->dead_conns = c->next;
+        conn_free(c);
+    }
+}
+
+void conn_resume_read(conn_t *c)
+{
+    if (!c->read_paused) return;
+    c->read_paused = false;
+    loop_fd_mod(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
+}
+
+/* --- commands handled here --- */
+
+static void handle_connect(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
+{
+    if (c->connected) {
+        conn_close(c, "duplicate CONNECT");
+        return;
+    }
+    c->connected = true;
+    c->protocol_version = cmd->has_protocol_version ? cmd->protocol_version : 0;
+    mg_free(c->client_version);
+    c->client_version = mg_strdup(cmd->client_version ? cmd->client_version : "");
+    Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandConnected cd = PULSAR__PROTO__COMMAND_CONNECTED__INIT;
+    Pulsar__Proto__FeatureFlags ff = PULSAR__PROTO__FEATURE_FLAGS__INIT;
+    out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED;
+    out.connected = &cd;
+    cd.server_version = "Pulsar Server" "-magnetar-" MG_VERSION;
+    cd.has_protocol_version = 1;
+    /* negotiate: the lower of the client's and ours */
+    cd.protocol_version = c->protocol_version < MG_PROTOCOL_VERSION ? c->protocol_version
+                                                                    : MG_PROTOCOL_VERSION;
+    cd.has_max_message_size = 1;
+    cd.max_message_size = c->b->cfg->max_message_size;
+    ff.has_supports_auth_refresh = 1;
+    ff.supports_auth_refresh = 0;
+    cd.feature_flags = &ff;
+    conn_send_cmd(c, &out);
+}
+
+static void send_lookup_response(conn_t *c, uint64_t rid, int type, int err, const char *msg)
+{
+    Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandLookupTopicResponse r = PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__INIT;
+    out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__LOOKUP_RESPONSE;
+    out.lookuptopicresponse = &r;
+    r.request_id = rid;
+    r.has_response = 1;
+    r.response = type;
+    if (type == PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect) {
+        r.brokerserviceurl = c->b->service_url;
+        r.has_authoritative = 1;
+        r.authoritative = 1;
+        r.has_proxy_through_service_url = 1;
+        r.proxy_through_service_url = 0;
+    } else {
+        r.has_error = 1;
+        r.error = err;
+        r.message = (char *)msg;
+    }
+    conn_send_cmd(c, &out);
+}
+
+static void handle_lookup(conn_t *c, Pulsar__Proto__CommandLookupTopic *cmd)
+{
+    mg_topic_name_t tn;
+    char err[300];
+    if (topic_name_parse(cmd->topic, &tn, err, sizeof err)) {
+        send_lookup_response(c, cmd->request_id,
+                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
+                             PULSAR__PROTO__SERVER_ERROR__InvalidTopicName, err);
+        return;
+    }
+    if (!namespace_exists(c->b, tn.tenant, tn.ns)) {
+        snprintf(err, sizeof err, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
+        send_lookup_response(c, cmd->request_id,
+                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
+                             PULSAR__PROTO__SERVER_ERROR__TopicNotFound, err);
+        return;
+    }
+    /* Standalone: this broker owns every bundle, so the answer is always "connect here". */
+    send_lookup_response(c, cmd->request_id,
+                         PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect, 0,
+                         NULL);
+}
+
+static void handle_partitioned_metadata(conn_t *c, Pulsar__Proto__CommandPartitionedTopicMetadata *cmd)
+{
+    Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandPartitionedTopicMetadataResponse r =
+        PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__INIT;
+    out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PARTITIONED_METADATA_RESPONSE;
+    out.partitionmetadataresponse = &r;
+    r.request_id = cmd->request_id;
+    r.has_response = 1;
+    mg_topic_name_t tn;
+    char err[300];
+    if (topic_name_parse(cmd->topic, &tn, err, sizeof err)) {
+        r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
+        r.has_error = 1;
+        r.error = PULSAR__PROTO__SERVER_ERROR__InvalidTopicName;
+        r.message = err;
+        conn_send_cmd(c, &out);
+        return;
+    }
+    if (!namespace_exists(c->b, tn.tenant, tn.ns)) {
+        snprintf(err, sizeof err, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
+        r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
+        r.has_error = 1;
+        r.error = PULSAR__PROTO__SERVER_ERROR__TopicNotFound;
+        r.message = err;
+        conn_send_cmd(c, &out);
+        return;
+    }
+    int n = tn.partition >= 0 ? -1 : topic_partitions(c->b, tn.full);
+    if (n < 0 && tn.partition < 0 && c->b->cfg->allow_auto_topic_creation &&
+        !strcmp(c->b->cfg->auto_topic_creation_type, "partitioned") && !topic_exists(c->b, &tn)) {
+        /* auto-create as partitioned, as Pulsar does with allowAutoTopicCreationType=partitioned */
+        if (!topic_set_partitions(c->b, tn.full, c->b->cfg->default_num_partitions))
+            n = c->b->cfg->default_num_partitions;
+    }
+    r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Success;
+    r.has_partitions = 1;
+    r.partitions = n > 0 ? (uint32_t)n : 0;
+    conn_send_cmd(c, &out);
+}
+
+typedef struct topics_list {
+    char **names;
+    size_t n, cap;
+} topics_list_t;
+
+static int collect_topic(void *arg, const char *key, const char *val, size_t len)
+{
+    topics_list_t *tl = arg;
+    if (tl->n == tl->cap) {
+        size_t cap = tl->cap ? tl->cap * 2 : 16;
+        char **nn = mg_realloc(tl->names, cap * sizeof *nn);
+        if (!nn) return 1;
+        tl->names = nn;
+        tl->cap = cap;
+    }
+    tl->names[tl->n++] = mg_strdup(key);
+    return 0;
+}
+
+/* Topics of a namespace: every partition of partitioned topics and every non-partitioned
+ * topic with a log, as full names. The caller frees the list. */
+int namespace_topics(broker_t *b, const char *tenant, const char *ns, char ***out, size_t *nout);
+
+static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamespace *cmd)
+{
+    char tenant[MG_NAME_MAX], ns[MG_NAME_MAX];
+    const char *slash = cmd->namespace_ ? strchr(cmd->namespace_, '/') : NULL;
+    if (!slash || (size_t)(slash - cmd->namespace_) >= sizeof tenant || strlen(slash + 1) >= sizeof ns) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__MetadataError,
+                        "Invalid namespace name '%s'", cmd->namespace_ ? cmd->namespace_ : "");
+        return;
+    }
+    snprintf(tenant, sizeof tenant, "%.*s", (int)(slash - cmd->namespace_), cmd->namespace_);
+    snprintf(ns, sizeof ns, "%s", slash + 1);
+    if (!namespace_exists(c->b, tenant, ns)) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__MetadataError,
+                        "Namespace %s/%s does not exist", tenant, ns);
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    namespace_topics(c->b, tenant, ns, &names, &n);
+    Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandGetTopicsOfNamespaceResponse r =
+        PULSAR__PROTO__COMMAND_GET_TOPICS_OF_NAMESPACE_RESPONSE__INIT;
+    out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__GET_TOPICS_OF_NAMESPACE_RESPONSE;
+    out.gettopicsofnamespaceresponse = &r;
+    r.request_id = cmd->request_id;
+    r.n_topics = n;
+    r.topics = names;
+    r.has_filtered = 1;
+    r.filtered = 0;
+    r.has_changed = 1;
+    r.changed = 1;
+    conn_send_cmd(c, &out);
+    for (size_t i = 0; i < n; i++) mg_free(names[i]);
+    mg_free(names);
+}
+
+int namespace_topics(broker_t *b, const char *tenant, const char *ns, char ***out, size_t *nout)
+{
+    topics_list_t tl = {0};
+    char prefix[600];
+    /* non-partitioned topics and partitions, from the managed-ledger registry */
+    snprintf(prefix, sizeof prefix, "/topics/%s/%s/", tenant, ns);
+    topics_list_t raw = {0};
+    meta_list(b->meta, prefix, collect_topic, &raw);
+    for (size_t i = 0; i < raw.n; i++) {
+        const char *local = raw.names[i] + strlen(prefix);
+        char full[1200];
+        snprintf(full, sizeof full, "persistent://%s/%s/%s", tenant, ns, local);
+        collect_topic(&tl, full, NULL, 0);
+        mg_free(raw.names[i]);
+    }
+    mg_free(raw.names);
+    *out = tl.names;
+    *nout = tl.n;
+    return 0;
+}
+
+static void handle_frame(conn_t *c, frame_t *f)
+{
+    pb_cmd_t *cmd = f->cmd;
+    if (!c->connected && cmd->type != PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT) {
+        conn_close(c, "command before CONNECT");
+        return;
+    }
+#define NEED(field)                                                                                \
+    if (!cmd->field) {                                                                             \
+        conn_close(c, "command without its body");                                                 \
+        return;                                                                                    \
+    }
+    switch (cmd->type) {
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT:
+        NEED(connect);
+        handle_connect(c, cmd->connect);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__PING: {
+        Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+        Pulsar__Proto__CommandPong pong = PULSAR__PROTO__COMMAND_PONG__INIT;
+        out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PONG;
+        out.pong = &pong;
+        conn_send_cmd(c, &out);
+        break;
+    }
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__PONG:
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__LOOKUP:
+        NEED(lookuptopic);
+        handle_lookup(c, cmd->lookuptopic);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__PARTITIONED_METADATA:
+        NEED(partitionmetadata);
+        handle_partitioned_metadata(c, cmd->partitionmetadata);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_TOPICS_OF_NAMESPACE:
+        NEED(gettopicsofnamespace);
+        handle_get_topics(c, cmd->gettopicsofnamespace);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__PRODUCER:
+        NEED(producer);
+        handle_producer(c, cmd->producer);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__SEND:
+        NEED(send);
+        handle_send(c, cmd->send, f->payload, f->payload_len);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__CLOSE_PRODUCER:
+        NEED(close_producer);
+        handle_close_producer(c, cmd->close_producer);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__SUBSCRIBE:
+        NEED(subscribe);
+        handle_subscribe(c, cmd->subscribe);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__FLOW:
+        NEED(flow);
+        handle_flow(c, cmd->flow);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__ACK:
+        NEED(ack);
+        handle_ack(c, cmd->ack);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__REDELIVER_UNACKNOWLEDGED_MESSAGES:
+        NEED(redeliverunacknowledgedmessages);
+        handle_redeliver(c, cmd->redeliverunacknowledgedmessages);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__UNSUBSCRIBE:
+        NEED(unsubscribe);
+        handle_unsubscribe(c, cmd->unsubscribe);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__CLOSE_CONSUMER:
+        NEED(close_consumer);
+        handle_close_consumer(c, cmd->close_consumer);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__SEEK:
+        NEED(seek);
+        handle_seek(c, cmd->seek);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_LAST_MESSAGE_ID:
+        NEED(getlastmessageid);
+        handle_get_last_message_id(c, cmd->getlastmessageid);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__CONSUMER_STATS:
+        NEED(consumerstats);
+        handle_consumer_stats(c, cmd->consumerstats);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_SCHEMA:
+        NEED(getschema);
+        handle_get_schema(c, cmd->getschema);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_OR_CREATE_SCHEMA:
+        NEED(getorcreateschema);
+        handle_get_or_create_schema(c, cmd->getorcreateschema);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__TC_CLIENT_CONNECT_REQUEST:
+        NEED(tcclientconnectrequest);
+        {
+            Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+            Pulsar__Proto__CommandTcClientConnectResponse r =
+                PULSAR__PROTO__COMMAND_TC_CLIENT_CONNECT_RESPONSE__INIT;
+            out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__TC_CLIENT_CONNECT_RESPONSE;
+            out.tcclientconnectresponse = &r;
+            r.request_id = cmd->tcclientconnectrequest->request_id;
+            r.has_error = 1;
+            r.error = PULSAR__PROTO__SERVER_ERROR__NotAllowedError;
+            r.message = "Transactions are not supported by this broker";
+            conn_send_cmd(c, &out);
+        }
+        break;
+    default:
+        log_debug("%s: ignoring unsupported command %s (%d)", c->addr, cmd_type_name(cmd->type),
+                  cmd->type);
+        break;
+    }
+#undef NEED
+}
+
+static void on_readable(conn_t *c)
+{
+    broker_t *b = c->b;
+    uint32_t max_frame = (uint32_t)b->cfg->max_message_size + MG_FRAME_OVERHEAD;
+    for (int rounds = 0; rounds < 16; rounds++) {
+        if (buf_reserve(&c->in, 65536)) {
+            conn_close(c, "out of memory");
+            return;
+        }
+        ssize_t r = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        if (r == 0) {
+            conn_close(c, "peer closed");
+            return;
+        }
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) break;
+            conn_close(c, "read error");
+            return;
+        }
+        c->in.len += (size_t)r;
+        c->last_rx_ms = mg_mono_ms();
+        for (;;) {
+            frame_t f;
+            char err[200];
+            ssize_t n = frame_decode(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,
+                                     sizeof err);
+            if (n == 0) break;
+            if (n < 0) {
+                log_warn("%s: bad frame: %s; closing connection", c->addr, err);
+                conn_close(c, err);
+                return;
+            }
+            handle_frame(c, &f);
+            frame_release(&f);
+            if (c->closing) { /* the handler closed the connection: c is freed */
+                return;
+            }
+            buf_consume(&c->in, (size_t)n);
+            if (c->read_paused) return;
+        }
+        if ((size_t)r < 65536) break;
+    }
+}
+
+static void on_conn_event(mg_loop_t *l, int fd, int events, void *arg)
+{
+    conn_t *c = arg;
+    if (events & LOOP_WRITE) {
+        if (conn_flush(c)) return;
+    }
+    if (events & LOOP_READ) on_readable(c);
+}

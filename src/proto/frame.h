@@ -1,0 +1,74 @@
+/* frame.h - Pulsar binary protocol framing, shared by broker and client library.
+ *
+ * Frame:   [totalSize u32][commandSize u32][BaseCommand][payload...]   (big-endian sizes;
+ *          totalSize counts everything after itself)
+ * Payload: [0x0e02 u16][size u32][BrokerEntryMetadata]  (optional)
+ *          [0x0e01 u16][crc32c u32][metadataSize u32][MessageMetadata][data]
+ * The CRC covers everything after it (metadataSize, metadata, data).
+ * Pure functions; thread-safe. Decoded commands are heap objects freed by frame_release. */
+#ifndef MG_PROTO_FRAME_H
+#define MG_PROTO_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "PulsarApi.pb-c.h"
+#include "common/buf.h"
+
+typedef Pulsar__Proto__BaseCommand pb_cmd_t;
+typedef Pulsar__Proto__MessageMetadata pb_meta_t;
+typedef Pulsar__Proto__MessageIdData pb_msgid_t;
+
+#define MG_MAGIC_CRC32C 0x0e01
+#define MG_MAGIC_BROKER_ENTRY_METADATA 0x0e02
+#define MG_PROTOCOL_VERSION 21      /* highest protocol version we speak */
+#define MG_FRAME_OVERHEAD (10 * 1024) /* headers allowed on top of maxMessageSize */
+
+typedef struct frame {
+    pb_cmd_t *cmd;          /* decoded command; owned, freed by frame_release */
+    const uint8_t *payload; /* bytes after the command inside the frame, or NULL */
+    size_t payload_len;
+    size_t frame_len;       /* bytes this frame occupies in the input (4 + totalSize) */
+} frame_t;
+
+/* Decode one frame from the front of buf. Returns the frame length (>0) with *out filled,
+ * 0 when more bytes are needed, or -1 when the frame is invalid (err says why): oversized
+ * (totalSize > max_frame), commandSize out of range, or an undecodable BaseCommand. After -1
+ * the stream cannot be resynchronised: close the connection. */
+ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
+                     size_t errlen);
+void frame_release(frame_t *f);
+
+typedef struct payload_view {
+    const uint8_t *entry;  /* from the 0x0e01 magic: what storage keeps */
+    size_t entry_len;
+    const uint8_t *meta;
+    size_t meta_len;
+    const uint8_t *data;   /* message data (a whole batch when batched), possibly compressed */
+    size_t data_len;
+    bool has_checksum;     /* false for old clients that send no magic/crc */
+    bool checksum_ok;
+} payload_view_t;
+
+/* Parse a payload (the bytes after the command). 0, or -1 when malformed. */
+int payload_parse(const uint8_t *p, size_t len, payload_view_t *out);
+/* Decode the MessageMetadata of a parsed payload; NULL when malformed. Free with
+ * pulsar__proto__message_metadata__free_unpacked(m, NULL). */
+pb_meta_t *payload_metadata(const payload_view_t *v);
+
+/* Append a command-only frame. 0 or -1 (allocation). */
+int frame_write_cmd(mg_buf_t *out, const pb_cmd_t *cmd);
+/* Append the head of a payload frame: sizes + command, with totalSize counting payload_len
+ * more bytes that the caller sends right after (e.g. a stored entry, without copying it). */
+int frame_write_cmd_head(mg_buf_t *out, const pb_cmd_t *cmd, size_t payload_len);
+/* Build stored-entry bytes: 0x0e01, crc32c, metadata size, metadata, data. */
+int entry_encode(mg_buf_t *out, const pb_meta_t *md, const void *data, size_t len);
+
+/* Name of a BaseCommand type for logs ("SEND"), "UNKNOWN" when not a known type. */
+const char *cmd_type_name(int type);
+/* Name of a ServerError value ("TopicNotFound"). */
+const char *server_error_name(int err);
+
+#endif
