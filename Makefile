@@ -24,7 +24,7 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 run: build
-	$(BUILD)/bin/magnetar standalone $(ARGS)
+	$(BUILD)/bin/magnetar standalone -c conf/broker.conf $(ARGS)
 
 npm:
 	@cd tests/compat && { [ -d node_modules/pulsar-flex ] || npm ci --no-audit --no-fund --silent; }

@@ -56,6 +56,7 @@ static int insert_at(idset_t *s, size_t i, idrange_t r)
 
 static void remove_at(idset_t *s, size_t i, size_t count)
 {
+    if (!count) return;
     memmove(s->r + i, s->r + i + count, (s->n - i - count) * sizeof *s->r);
     s->n -= count;
 }

@@ -373,8 +373,9 @@ static uint64_t start_floor(topic_t *t, Pulsar__Proto__CommandSubscribe *cmd)
         uint64_t lid = log_ledger_id(t->log);
         if (m->ledgerid < lid) return first;
         if (m->ledgerid > lid) return end;
-        /* exclusive of the given id, except a batch index (the client filters inside) */
-        uint64_t f = m->has_batch_index && m->batch_index >= 0 ? m->entryid : m->entryid + 1;
+        /* Inclusive: Pulsar's broker always steps back one entry from a start id (it wraps it
+         * as a batch message id), and the client drops what it has already seen. */
+        uint64_t f = m->entryid;
         if (f < first) f = first;
         if (f > end) f = end;
         return f;
@@ -742,16 +743,12 @@ void handle_seek(conn_t *c, Pulsar__Proto__CommandSeek *cmd)
         return;
     }
     sub_reset_to(s, target);
-    /* As Pulsar: disconnect the subscription's consumers; they reconnect from the new position.
-     * A non-durable subscription goes with its last consumer; the reader re-subscribes with
-     * its start id set to the seek position. */
+    /* As Pulsar: disconnect the subscription's consumers; they reconnect from the new position. */
+    /* Pulsar disconnects with isResetCursor: a non-durable subscription survives so the
+     * reader re-attaches to the reset cursor (its start id is then ignored). */
     s->deleting = true;
     while (s->consumers) consumer_close(s->consumers, true);
     s->deleting = false;
-    if (!s->durable) {
-        map_del(&t->subs, s->name);
-        sub_free(s);
-    }
     conn_send_success(c, cmd->request_id);
 }
 
