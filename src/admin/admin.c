@@ -1,20 +1,376 @@
-/* admin.c - admin plane start-up and periodic policy work. The HTTP API itself is added in
- * http.c; until then the web port is not served. */
+/* admin.c - the admin plane's HTTP server (libmicrohttpd, one thread per connection) and the
+ * marshalling of each request into the broker loop: the HTTP thread copies method, path,
+ * query and body into an admin_req_t, posts it to the loop, and waits on a condition variable
+ * until a route handler (loop thread) has answered. Also start-up, shutdown and the periodic
+ * policy-enforcement timer. */
 #include "admin/admin.h"
 
-#include "broker/broker.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-static int policy_timer(mg_loop_t *l, uint64_t id, void *arg)
+#include "admin/admin_int.h"
+#include "common/alloc.h"
+#include "common/log.h"
+
+typedef struct admin {
+    broker_t *b;
+    struct MHD_Daemon *d;
+    int fd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    admin_req_t *abandoned;
+} admin_t;
+
+typedef struct conn_ctx {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+} conn_ctx_t;
+
+/* --- reply helpers (loop thread) ------------------------------------------------------- */
+
+const char *areq_arg(admin_req_t *r, const char *k)
 {
-    policies_enforce_all(arg);
-    broker_t *b = arg;
-    int s = b->cfg->retention_check_interval_s;
-    return (s > 0 ? s : 60) * 1000;
+    for (int i = 0; i < r->nargs; i++)
+        if (!strcmp(r->arg_k[i], k)) return r->arg_v[i] ? r->arg_v[i] : "";
+    return NULL;
+}
+
+bool areq_arg_true(admin_req_t *r, const char *k)
+{
+    const char *v = areq_arg(r, k);
+    return v && (!strcmp(v, "true") || !strcmp(v, "") || !strcmp(v, "1"));
+}
+
+void reply_text(admin_req_t *r, int status, const char *ctype, const char *data, size_t len)
+{
+    mg_free(r->resp);
+    r->resp = mg_malloc(len + 1);
+    if (r->resp) {
+        memcpy(r->resp, data, len);
+        r->resp[len] = 0;
+        r->resp_len = len;
+    } else {
+        r->resp_len = 0;
+    }
+    r->status = status;
+    snprintf(r->ctype, sizeof r->ctype, "%s", ctype);
+}
+
+void reply_json(admin_req_t *r, int status, json_t *json)
+{
+    char *s = json_dumps(json, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(json);
+    if (!s) {
+        reply_text(r, 500, "application/json", "{\"reason\":\"encoding failed\"}", 28);
+        return;
+    }
+    reply_text(r, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void reply_err(admin_req_t *r, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply_json(r, status, json_pack("{s:s}", "reason", msg));
+}
+
+void reply_empty(admin_req_t *r, int status)
+{
+    reply_text(r, status, "application/json", "", 0);
+}
+
+void reply_405(admin_req_t *r)
+{
+    reply_err(r, 405, "HTTP method %s is not allowed on %s", r->method, "this resource");
+}
+
+void reply_header(admin_req_t *r, const char *name, const char *fmt, ...)
+{
+    char val[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    for (char *p = val; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    size_t add = strlen(name) + strlen(val) + 3;
+    char *h = mg_realloc(r->hdrs, r->hdrs_len + add + 1);
+    if (!h) return;
+    r->hdrs = h;
+    r->hdrs_len += (size_t)snprintf(h + r->hdrs_len, add + 1, "%s: %s\n", name, val);
+}
+
+json_t *areq_json(admin_req_t *r)
+{
+    if (!r->body || !r->body_len) {
+        reply_err(r, 400, "Request body is missing");
+        return NULL;
+    }
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &e);
+    if (!j) reply_err(r, 400, "Malformed JSON: %s (line %d, column %d)", e.text, e.line, e.column);
+    return j;
+}
+
+/* --- marshalling ------------------------------------------------------------------------ */
+
+static void route(admin_req_t *r)
+{
+    char **s = r->segs;
+    int n = r->nseg;
+    if (n >= 1 && !strcmp(s[0], "metrics")) {
+        route_metrics(r);
+    } else if (n >= 3 && !strcmp(s[0], "lookup") && !strcmp(s[1], "v2") && !strcmp(s[2], "topic")) {
+        route_lookup(r);
+    } else if (n >= 3 && !strcmp(s[0], "admin") && !strcmp(s[1], "v2")) {
+        const char *res = s[2];
+        if (!strcmp(res, "clusters")) route_clusters(r);
+        else if (!strcmp(res, "tenants")) route_tenants(r);
+        else if (!strcmp(res, "namespaces")) route_namespaces(r);
+        else if (!strcmp(res, "persistent") || !strcmp(res, "non-persistent")) route_topics(r);
+        else if (!strcmp(res, "brokers")) route_brokers(r);
+        else reply_err(r, 404, "Not found: /%s", r->path);
+    } else {
+        reply_err(r, 404, "Not found");
+    }
+}
+
+void areq_finish(admin_req_t *r)
+{
+    admin_t *a = r->b->admin;
+    pthread_mutex_lock(&a->mu);
+    r->done = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void run_on_loop(void *arg)
+{
+    admin_req_t *r = arg;
+    r->status = 500;
+    route(r);
+    if (!r->deferred) areq_finish(r);
+}
+
+static void areq_free(admin_req_t *r)
+{
+    mg_free(r->path);
+    for (int i = 0; i < r->nargs; i++) {
+        mg_free(r->arg_k[i]);
+        mg_free(r->arg_v[i]);
+    }
+    mg_free(r->body);
+    mg_free(r->resp);
+    mg_free(r->hdrs);
+    mg_free(r);
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    admin_req_t *r = cls;
+    if (r->nargs >= AREQ_MAX_ARGS || !k) return MHD_YES;
+    r->arg_k[r->nargs] = mg_strdup(k);
+    r->arg_v[r->nargs] = v ? mg_strdup(v) : NULL;
+    r->nargs++;
+    return MHD_YES;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *ctype,
+                                  const char *body, size_t len, const char *hdrs)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    if (len || status != 204) MHD_add_response_header(resp, "Content-Type", ctype);
+    for (const char *p = hdrs; p && *p;) {
+        const char *nl = strchr(p, '\n'), *colon = strstr(p, ": ");
+        if (!nl || !colon || colon > nl) break;
+        char name[256], val[1100];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
+        snprintf(val, sizeof val, "%.*s", (int)(nl - colon - 2), colon + 2);
+        MHD_add_response_header(resp, name, val);
+        p = nl + 1;
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *reason)
+{
+    char body[512];
+    json_t *j = json_pack("{s:s}", "reason", reason);
+    char *s = json_dumps(j, JSON_COMPACT);
+    snprintf(body, sizeof body, "%s", s ? s : "{}");
+    free(s);
+    json_decref(j);
+    return send_reply(c, status, "application/json", body, strlen(body), NULL);
+}
+
+static bool path_ok(const char *url)
+{
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return false;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    admin_t *a = cls;
+    conn_ctx_t *cc = *con_cls;
+    if (!cc) {
+        cc = calloc(1, sizeof *cc);
+        if (!cc) return MHD_NO;
+        *con_cls = cc;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > ADMIN_MAX_BODY) cc->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!cc->too_large && cc->len + *upload_size > ADMIN_MAX_BODY) cc->too_large = true;
+        if (!cc->too_large) {
+            if (cc->len + *upload_size + 1 > cc->cap) {
+                size_t nc = (cc->len + *upload_size + 1) * 2;
+                char *nb = realloc(cc->body, nc);
+                if (!nb) return MHD_NO;
+                cc->body = nb;
+                cc->cap = nc;
+            }
+            memcpy(cc->body + cc->len, upload, *upload_size);
+            cc->len += *upload_size;
+            cc->body[cc->len] = 0;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (cc->too_large) return send_error(c, 413, "Request body is too large");
+    if (!path_ok(url)) return send_error(c, 400, "Invalid characters in the request path");
+    if (strlen(url) > 8000) return send_error(c, 414, "Request path is too long");
+
+    admin_req_t *r = mg_calloc(1, sizeof *r);
+    if (!r) return send_error(c, 503, "out of memory");
+    r->b = a->b;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->path = mg_strdup(url[0] == '/' ? url + 1 : url);
+    if (cc->len) {
+        r->body = mg_strndup(cc->body, cc->len);
+        r->body_len = cc->len;
+    }
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, r);
+    /* split the path; empty segments (a trailing slash) are dropped */
+    char *save = NULL;
+    for (char *tok = strtok_r(r->path, "/", &save); tok && r->nseg < AREQ_MAX_SEGS;
+         tok = strtok_r(NULL, "/", &save))
+        r->segs[r->nseg++] = tok;
+
+    pthread_mutex_lock(&a->mu);
+    bool stopping = a->stopping;
+    pthread_mutex_unlock(&a->mu);
+    if (stopping || loop_post(a->b->loop, run_on_loop, r)) {
+        areq_free(r);
+        return send_error(c, 503, "Broker is shutting down");
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!r->done && !a->stopping) pthread_cond_wait(&a->cv, &a->mu);
+    if (!r->done) { /* the loop will never answer: admin_stop frees r */
+        r->abandoned = true;
+        r->next_abandoned = a->abandoned;
+        a->abandoned = r;
+        pthread_mutex_unlock(&a->mu);
+        return send_error(c, 503, "Broker is shutting down");
+    }
+    pthread_mutex_unlock(&a->mu);
+    enum MHD_Result ret = send_reply(c, r->status, r->ctype[0] ? r->ctype : "application/json",
+                                     r->resp ? r->resp : "", r->resp_len, r->hdrs);
+    areq_free(r);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    conn_ctx_t *cc = *con_cls;
+    if (!cc) return;
+    free(cc->body);
+    free(cc);
+    *con_cls = NULL;
+}
+
+static int bind_web(const char *addr, int port, int *bound, char *err, size_t errlen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 256) < 0) {
+        snprintf(err, errlen, "webServicePort: bind/listen %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *bound = ntohs(sa.sin_port);
+    return fd;
 }
 
 int admin_start(struct broker *b, char *err, size_t errlen)
 {
+    admin_t *a = mg_calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->b = b;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    a->fd = bind_web(b->cfg->bind_address, b->cfg->web_service_port, &b->web_port, err, errlen);
+    if (a->fd < 0) {
+        mg_free(a);
+        return -1;
+    }
+    a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_POLL,
+                            0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
+    if (!a->d) {
+        snprintf(err, errlen, "cannot start the HTTP server on port %d", b->web_port);
+        close(a->fd);
+        mg_free(a);
+        return -1;
+    }
+    b->admin = a;
     return 0;
+}
+
+static int policy_timer(mg_loop_t *l, uint64_t id, void *arg)
+{
+    broker_t *b = arg;
+    policies_enforce_all(b);
+    int s = b->cfg->retention_check_interval_s;
+    return (s > 0 ? s : 60) * 1000;
 }
 
 void admin_timers(struct broker *b)
@@ -25,4 +381,21 @@ void admin_timers(struct broker *b)
 
 void admin_stop(struct broker *b)
 {
+    admin_t *a = b->admin;
+    if (!a) return;
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    MHD_stop_daemon(a->d); /* joins the connection threads; closes the listening socket */
+    /* requests the loop never ran: their loop tasks are dropped by loop_free */
+    while (a->abandoned) {
+        admin_req_t *r = a->abandoned;
+        a->abandoned = r->next_abandoned;
+        areq_free(r);
+    }
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    mg_free(a);
+    b->admin = NULL;
 }

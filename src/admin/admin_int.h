@@ -1,0 +1,80 @@
+/* admin_int.h - internals of the admin plane shared by its files: the request as it travels
+ * from a libmicrohttpd thread to the broker loop and back, reply helpers, and the route
+ * handlers (one file per resource family: clusters/tenants, namespaces, topics, misc).
+ *
+ * Threading: an admin_req_t is filled by the HTTP thread, then handed to the loop with
+ * loop_post(); every route handler runs on the loop thread and may touch broker state. A
+ * handler either answers before returning or sets r->deferred and calls areq_finish() later
+ * (on the loop thread). After areq_finish the loop side must not touch r again. */
+#ifndef MG_ADMIN_INT_H
+#define MG_ADMIN_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "broker/broker.h"
+
+#define AREQ_MAX_SEGS 24
+#define AREQ_MAX_ARGS 16
+#define ADMIN_MAX_BODY (1024 * 1024)
+
+typedef struct admin_req {
+    broker_t *b;
+    char method[12];
+    char *path;                     /* decoded path, split in place into segs */
+    char *segs[AREQ_MAX_SEGS];
+    int nseg;
+    char *arg_k[AREQ_MAX_ARGS], *arg_v[AREQ_MAX_ARGS];
+    int nargs;
+    char *body;                     /* NUL-terminated; may be NULL */
+    size_t body_len;
+    /* response */
+    int status;
+    char *resp;                     /* mg_malloc'd */
+    size_t resp_len;
+    char ctype[64];
+    char *hdrs;                     /* "Name: value\n" lines, mg_malloc'd, may be NULL */
+    size_t hdrs_len;
+    bool deferred;
+    bool done;                      /* guarded by the admin mutex */
+    bool abandoned;
+    struct admin_req *next_abandoned;
+} admin_req_t;
+
+/* Query argument, NULL when absent. */
+const char *areq_arg(admin_req_t *r, const char *k);
+bool areq_arg_true(admin_req_t *r, const char *k);
+/* Replies (loop thread). json is stolen. */
+void reply_json(admin_req_t *r, int status, json_t *json);
+void reply_err(admin_req_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void reply_empty(admin_req_t *r, int status);
+void reply_text(admin_req_t *r, int status, const char *ctype, const char *data, size_t len);
+void reply_header(admin_req_t *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parse the body as JSON (any type); NULL and a 400 reply when malformed or missing. */
+json_t *areq_json(admin_req_t *r);
+/* Deferred handlers: answer now (loop thread). */
+void areq_finish(admin_req_t *r);
+void reply_405(admin_req_t *r);
+
+/* routes (loop thread) */
+void route_clusters(admin_req_t *r);       /* admin/v2/clusters... */
+void route_tenants(admin_req_t *r);        /* admin/v2/tenants... */
+void route_namespaces(admin_req_t *r);     /* admin/v2/namespaces... */
+void route_topics(admin_req_t *r);         /* admin/v2/persistent|non-persistent... */
+void route_brokers(admin_req_t *r);        /* admin/v2/brokers... */
+void route_lookup(admin_req_t *r);         /* lookup/v2/topic... */
+void route_metrics(admin_req_t *r);        /* metrics */
+
+/* shared helpers (routes_ns.c) */
+json_t *policies_load(broker_t *b, const char *tenant, const char *ns); /* NULL = no namespace */
+int policies_store(broker_t *b, const char *tenant, const char *ns, json_t *pol);
+bool tenant_exists(broker_t *b, const char *tenant);
+bool cluster_exists(broker_t *b, const char *cluster);
+json_t *meta_get_json(broker_t *b, const char *key);
+/* Every child name directly under prefix (keys prefix + name, no further '/'). */
+json_t *meta_children(broker_t *b, const char *prefix);
+
+#endif
