@@ -167,6 +167,7 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     b->start_ms = mg_now_ms();
     map_init_str(&b->topics);
     map_init_str(&b->ns_cache);
+    map_init_u64(&b->conn_by_id);
     if (mkdir_p(cfg->data_dir)) {
         snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
         goto fail;
@@ -233,6 +234,7 @@ void broker_free(broker_t *b)
     admin_stop(b);
     while (b->conns) conn_close(b->conns, "broker shutdown");
     conn_flush_all(b); /* frees the closed connections */
+    map_free(&b->conn_by_id);
     if (b->meta) subs_flush_dirty(b);
     const char *k;
     void *v;

@@ -159,6 +159,7 @@ struct topic {
 
 struct conn {
     broker_t *b;
+    uint64_t id;              /* unique for the broker's life; completions find us by it */
     int fd;
     char addr[64];
     mg_buf_t in, out;
@@ -190,6 +191,8 @@ struct broker {
     mg_map_t topics;           /* name -> topic_t* */
     conn_t *conns;
     int nconns;
+    mg_map_t conn_by_id;       /* u64 id -> conn_t*, open connections */
+    uint64_t next_conn_id;
     conn_t *flush_list;
     conn_t *dead_conns;        /* closed, freed before the loop sleeps */
     subscription_t *dirty_subs;
@@ -221,6 +224,7 @@ void conn_close(conn_t *c, const char *why);
 void conn_flush_all(broker_t *b);
 bool conn_output_full(const conn_t *c);
 void conn_resume_read(conn_t *c);
+conn_t *conn_find(broker_t *b, uint64_t id); /* NULL once closed */
 
 /* topic.c */
 /* Find or load a topic; create=false refuses to create a missing one. NULL + err/code. */

@@ -39,6 +39,7 @@ void conn_accept(broker_t *b)
             continue;
         }
         c->b = b;
+        c->id = ++b->next_conn_id;
         c->fd = fd;
         buf_init(&c->in);
         buf_init(&c->out);
@@ -57,6 +58,7 @@ void conn_accept(broker_t *b)
             mg_free(c);
             continue;
         }
+        map_put_u64(&b->conn_by_id, c->id, c);
         c->next = b->conns;
         if (b->conns) b->conns->prev = c;
         b->conns = c;
@@ -75,6 +77,7 @@ void conn_close(conn_t *c, const char *why)
     for (size_t it = 0; map_next(&c->consumers, &it, NULL, NULL, &v);) consumer_close(v, false);
     map_free(&c->producers);
     map_free(&c->consumers);
+    map_del_u64(&b->conn_by_id, c->id);
     loop_fd_del(b->loop, c->fd);
     close(c->fd);
     if (c->prev) c->prev->next = c->next;
@@ -105,6 +108,11 @@ static void schedule_flush(conn_t *c)
     c->in_flush_list = true;
     c->next_flush = c->b->flush_list;
     c->b->flush_list = c;
+}
+
+conn_t *conn_find(broker_t *b, uint64_t id)
+{
+    return map_get_u64(&b->conn_by_id, id);
 }
 
 bool conn_output_full(const conn_t *c)

@@ -14,7 +14,7 @@
 /* One in-flight append: what the receipt needs once storage reports the entry durable. */
 typedef struct send_ctx {
     broker_t *b;
-    conn_t *conn;           /* may be closed meanwhile: check by producer lookup */
+    uint64_t conn_id;       /* the connection may be closed meanwhile: look it up by id */
     uint64_t producer_id;
     producer_t *producer;
     char *topic_name;
@@ -303,12 +303,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
         if (++t->entries_since_snapshot >= 1000) dedup_snapshot(t);
     }
     /* find the connection/producer again: either may have gone away meanwhile */
-    conn_t *c = NULL;
-    for (conn_t *x = b->conns; x; x = x->next)
-        if (x == sc->conn) {
-            c = x;
-            break;
-        }
+    conn_t *c = conn_find(b, sc->conn_id);
     if (c && map_get_u64(&c->producers, sc->producer_id) == sc->producer) {
         producer_t *p = sc->producer;
         p->pending--;
@@ -418,7 +413,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     int32_t nmsg = cmd->has_num_messages ? cmd->num_messages : 1;
     entry_info(e);
     sc->b = b;
-    sc->conn = c;
+    sc->conn_id = c->id;
     sc->producer_id = cmd->producer_id;
     sc->producer = p;
     sc->topic_name = mg_strdup(t->name);
