@@ -172,6 +172,7 @@ struct conn {
     mg_map_t producers;       /* u64 id -> producer_t* */
     mg_map_t consumers;       /* u64 id -> consumer_t* */
     uint64_t pending_publish;
+    uint64_t discard;          /* bytes of an oversized frame still to skip */
     uint64_t last_rx_ms;
     bool ping_outstanding;
     uint64_t connected_since_ms;

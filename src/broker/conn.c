@@ -533,6 +533,40 @@ static void handle_frame(conn_t *c, frame_t *f)
 #undef NEED
 }
 
+/* A SEND larger than the limit: answer SEND_ERROR and skip its bytes instead of buffering
+ * them, so the producer's connection survives (Pulsar's clients check the size themselves;
+ * this catches the ones that do not). Returns true when it started skipping a frame. */
+static bool refuse_oversized_send(conn_t *c, uint32_t max_frame)
+{
+    size_t avail = buf_readable(&c->in);
+    if (avail < 8) return false;
+    const uint8_t *p = buf_head(&c->in);
+    uint32_t total = rd_u32be(p), csize = rd_u32be(p + 4);
+    if (total <= max_frame || csize == 0 || csize > 65536 || csize > total - 4) return false;
+    if (avail < 8 + (size_t)csize) return false; /* wait for the whole command */
+    pb_cmd_t *cmd = pulsar__proto__base_command__unpack(NULL, csize, p + 8);
+    if (!cmd) return false;
+    bool is_send = cmd->type == PULSAR__PROTO__BASE_COMMAND__TYPE__SEND && cmd->send;
+    if (is_send) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Message of %u bytes exceeds maxMessageSize (%d bytes)", total,
+                 c->b->cfg->max_message_size);
+        Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+        Pulsar__Proto__CommandSendError e = PULSAR__PROTO__COMMAND_SEND_ERROR__INIT;
+        out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SEND_ERROR;
+        out.send_error = &e;
+        e.producer_id = cmd->send->producer_id;
+        e.sequence_id = cmd->send->sequence_id;
+        e.error = PULSAR__PROTO__SERVER_ERROR__NotAllowedError;
+        e.message = msg;
+        conn_send_cmd(c, &out);
+        log_warn("%s: %s", c->addr, msg);
+        c->discard = (uint64_t)total + 4;
+    }
+    pulsar__proto__base_command__free_unpacked(cmd, NULL);
+    return is_send;
+}
+
 static void on_readable(conn_t *c)
 {
     broker_t *b = c->b;
@@ -556,6 +590,14 @@ static void on_readable(conn_t *c)
         c->in.len += (size_t)r;
         c->last_rx_ms = mg_mono_ms();
         for (;;) {
+            if (c->discard) { /* skipping the rest of an oversized SEND */
+                size_t n = buf_readable(&c->in) < c->discard ? buf_readable(&c->in) : c->discard;
+                buf_consume(&c->in, n);
+                c->discard -= n;
+                if (c->discard) break;
+                continue;
+            }
+            if (refuse_oversized_send(c, max_frame)) continue;
             frame_t f;
             char err[200];
             ssize_t n = frame_decode(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,

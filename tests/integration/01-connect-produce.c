@@ -211,6 +211,24 @@ static void test_bad_frames(void **s)
     mgt_close(ok);
 }
 
+static void test_oversized_send(void **s)
+{
+    mgt_conn_t *c = mgt_connect(B->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "big", 1, "bigp", &f), T(PRODUCER_SUCCESS));
+    static char big[6 * 1024 * 1024];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(mgt_send(c, 1, 0, "bigp", big, sizeof big, NULL, 0), 0);
+    assert_int_equal(mgt_expect(c, T(SEND_ERROR), &f, 5000), 1);
+    assert_int_equal(f.cmd->send_error->error, PULSAR__PROTO__SERVER_ERROR__NotAllowedError);
+    assert_non_null(strstr(f.cmd->send_error->message, "maxMessageSize"));
+    /* the connection is still usable: the next message is stored */
+    assert_int_equal(mgt_send(c, 1, 1, "bigp", "small", 5, NULL, 0), 0);
+    assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
+    assert_int_equal(f.cmd->send_receipt->message_id->entryid, 0);
+    mgt_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_produce_consume),
         cmocka_unit_test(test_checksum_error),
         cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_oversized_send),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
