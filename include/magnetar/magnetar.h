@@ -1,0 +1,287 @@
+/* magnetar.h - libmagnetar, the C client library for Magnetar and Apache Pulsar brokers.
+ *
+ * One public header; every handle is opaque and every name starts with mg_.
+ *
+ * Threading contract
+ *   - Every function is thread-safe: a client owns one internal I/O thread (poll loop) and one
+ *     maintenance thread (lookups, reconnects, dead-letter publishing); public calls take the
+ *     client lock, queue work and wait on a condition variable with a timeout.
+ *   - Callbacks (mg_send_cb, mg_consumer_conf_t.listener) run on the client's I/O thread, never
+ *     with a library lock held. They may call any mg_ function except the blocking ones on the
+ *     same client (mg_producer_send, mg_producer_flush, mg_consumer_receive, *_close), which would
+ *     stall the I/O thread until their timeout.
+ *   - Ownership: a function that hands out a handle (out parameter) transfers it to the caller,
+ *     who frees it with the matching _free/_close. Borrowed pointers (const char * getters,
+ *     the message id given to a send callback) are valid until the owning object is freed.
+ *
+ * Errors: every call returns mg_result (MG_OK == 0, errors < 0); mg_strerror() names them.
+ * A closed handle gives MG_ERR_ALREADY_CLOSED, never a crash. mg_client_close() closes and frees
+ * every producer, consumer and reader still open on the client (their handles become invalid);
+ * messages and message ids stay valid until freed.
+ */
+#ifndef MAGNETAR_H
+#define MAGNETAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors -------------------------------------------------------------------------------- */
+typedef enum mg_result {
+    MG_OK = 0,
+    MG_ERR_INVALID_ARG = -1,        /* NULL handle, bad option value */
+    MG_ERR_INVALID_URL = -2,        /* service URL is not pulsar://host[:port][,host[:port]] */
+    MG_ERR_INVALID_TOPIC = -3,      /* topic name rejected locally or by the broker */
+    MG_ERR_CONNECT = -4,            /* could not connect, or the connection broke */
+    MG_ERR_TIMEOUT = -5,            /* operation or send timeout */
+    MG_ERR_ALREADY_CLOSED = -6,     /* the handle (or its client) was closed */
+    MG_ERR_NO_MEMORY = -7,
+    MG_ERR_BROKER = -8,             /* the broker answered with an error not listed below */
+    MG_ERR_TOPIC_NOT_FOUND = -9,
+    MG_ERR_SUBSCRIPTION_NOT_FOUND = -10,
+    MG_ERR_PRODUCER_BUSY = -11,
+    MG_ERR_CONSUMER_BUSY = -12,
+    MG_ERR_QUEUE_FULL = -13,        /* max pending messages reached and block_if_queue_full off */
+    MG_ERR_MESSAGE_TOO_BIG = -14,   /* over the broker's max message size and chunking off */
+    MG_ERR_LOOKUP = -15,            /* lookup failed or redirected too often */
+    MG_ERR_PROTOCOL = -16,          /* malformed frame or unexpected answer */
+    MG_ERR_COMPRESSION = -17,       /* codec failure or corrupt compressed payload */
+    MG_ERR_NOT_SUPPORTED = -18,
+    MG_ERR_AUTH = -19,              /* authentication / authorization refused */
+    MG_ERR_NOT_ALLOWED = -20,
+    MG_ERR_CHECKSUM = -21,
+    MG_ERR_INCOMPATIBLE_SCHEMA = -22,
+    MG_ERR_PRODUCER_FENCED = -23,
+    MG_ERR_SERVICE_NOT_READY = -24,
+    MG_ERR_TOPIC_TERMINATED = -25,
+} mg_result;
+
+/* Static, human-readable text for a result ("Timeout", ...); never NULL. */
+const char *mg_strerror(mg_result r);
+/* Library version string, e.g. "0.1.0". */
+const char *mg_version(void);
+
+/* ---- handles ------------------------------------------------------------------------------- */
+typedef struct mg_client mg_client_t;
+typedef struct mg_producer mg_producer_t;
+typedef struct mg_consumer mg_consumer_t;
+typedef struct mg_reader mg_reader_t;
+typedef struct mg_message mg_message_t;
+typedef struct mg_message_id mg_message_id_t;
+
+/* ---- message ids --------------------------------------------------------------------------- */
+/* (ledger, entry, partition, batch_index) as Pulsar; partition and batch_index -1 when none. */
+mg_message_id_t *mg_message_id_create(int64_t ledger, int64_t entry, int32_t partition,
+                                      int32_t batch_index);
+mg_message_id_t *mg_message_id_earliest(void); /* (-1,-1): start of the topic */
+mg_message_id_t *mg_message_id_latest(void);   /* (INT64_MAX,INT64_MAX): after the last one */
+mg_message_id_t *mg_message_id_dup(const mg_message_id_t *id);
+void mg_message_id_free(mg_message_id_t *id);
+int64_t mg_message_id_ledger(const mg_message_id_t *id);
+int64_t mg_message_id_entry(const mg_message_id_t *id);
+int32_t mg_message_id_partition(const mg_message_id_t *id);
+int32_t mg_message_id_batch_index(const mg_message_id_t *id);
+/* <0, 0, >0 as Pulsar orders ids (ledger, entry, batch index; partition ignored). */
+int mg_message_id_compare(const mg_message_id_t *a, const mg_message_id_t *b);
+/* "(ledger,entry,partition,batch)" as Pulsar's C++ client prints it; returns out. */
+char *mg_message_id_str(const mg_message_id_t *id, char *out, size_t outlen);
+/* Serialize to Pulsar's MessageIdData protobuf bytes (interchangeable with other clients).
+ * *out is malloc'ed; free with free(). */
+mg_result mg_message_id_serialize(const mg_message_id_t *id, uint8_t **out, size_t *len);
+mg_result mg_message_id_deserialize(const uint8_t *p, size_t len, mg_message_id_t **out);
+
+/* ---- messages ------------------------------------------------------------------------------ */
+/* Build a message to send; the payload is copied. */
+mg_message_t *mg_message_new(const void *data, size_t len);
+void mg_message_free(mg_message_t *m);
+mg_result mg_message_set_key(mg_message_t *m, const char *key);
+mg_result mg_message_set_ordering_key(mg_message_t *m, const void *key, size_t len);
+mg_result mg_message_set_property(mg_message_t *m, const char *name, const char *value);
+mg_result mg_message_set_event_time(mg_message_t *m, uint64_t ms);
+mg_result mg_message_set_deliver_after(mg_message_t *m, uint64_t delay_ms);
+mg_result mg_message_set_deliver_at(mg_message_t *m, uint64_t epoch_ms);
+mg_result mg_message_set_sequence_id(mg_message_t *m, int64_t seq);
+/* Accessors (for received messages; data/key valid until mg_message_free). */
+const void *mg_message_data(const mg_message_t *m);
+size_t mg_message_len(const mg_message_t *m);
+const char *mg_message_key(const mg_message_t *m);          /* NULL when none */
+const void *mg_message_ordering_key(const mg_message_t *m, size_t *len);
+const char *mg_message_property(const mg_message_t *m, const char *name); /* NULL when none */
+size_t mg_message_property_count(const mg_message_t *m);
+/* i-th property; false when i is out of range. */
+bool mg_message_property_at(const mg_message_t *m, size_t i, const char **name, const char **value);
+const mg_message_id_t *mg_message_get_id(const mg_message_t *m);
+uint64_t mg_message_publish_time(const mg_message_t *m);
+uint64_t mg_message_event_time(const mg_message_t *m);
+uint32_t mg_message_redelivery_count(const mg_message_t *m);
+int64_t mg_message_sequence_id(const mg_message_t *m);
+const char *mg_message_topic(const mg_message_t *m);
+const char *mg_message_producer_name(const mg_message_t *m);
+
+/* ---- client -------------------------------------------------------------------------------- */
+typedef struct mg_client_conf {
+    int operation_timeout_ms;     /* lookups, producer/consumer creation, acks with receipt; 30000 */
+    int connection_timeout_ms;    /* TCP connect + handshake; 10000 */
+    int keep_alive_interval_s;    /* PING when quiet; close after 2 intervals silent; 30 */
+    int initial_backoff_ms;       /* reconnect backoff, doubling up to max; 100 */
+    int max_backoff_ms;           /* 60000 */
+    int max_lookup_redirects;     /* 20 */
+    /* Seams for the security work: an auth method name and its data, sent in CONNECT. */
+    const char *auth_method;      /* NULL: none */
+    const void *auth_data;
+    size_t auth_data_len;
+} mg_client_conf_t;
+void mg_client_conf_init(mg_client_conf_t *c);
+
+/* url: "pulsar://host1:6650,host2:6650" (port defaults to 6650). conf may be NULL. */
+mg_result mg_client_create(const char *url, const mg_client_conf_t *conf, mg_client_t **out);
+/* Close every producer/consumer/reader on it, the connections and the threads; free it. */
+mg_result mg_client_close(mg_client_t *c);
+/* Number of partitions of a topic (0 for a non-partitioned topic). */
+mg_result mg_client_get_partitions(mg_client_t *c, const char *topic, int *n);
+
+/* ---- producer ------------------------------------------------------------------------------ */
+typedef enum mg_compression {
+    MG_COMPRESSION_NONE = 0, MG_COMPRESSION_LZ4 = 1, MG_COMPRESSION_ZLIB = 2,
+    MG_COMPRESSION_ZSTD = 3, MG_COMPRESSION_SNAPPY = 4
+} mg_compression;
+typedef enum mg_routing_mode {
+    MG_ROUTING_ROUND_ROBIN = 0,  /* keyless messages spread over partitions, keyed ones hashed */
+    MG_ROUTING_SINGLE = 1,       /* keyless messages to one random partition, keyed ones hashed */
+    MG_ROUTING_CUSTOM = 2        /* conf.router decides */
+} mg_routing_mode;
+/* Custom router: return a partition in [0, n). Called on the caller's thread. */
+typedef int (*mg_router_fn)(const mg_message_t *m, int n, void *ctx);
+
+typedef struct mg_producer_conf {
+    const char *name;                 /* NULL: the broker assigns one */
+    int64_t initial_sequence_id;      /* -1: continue from the broker's last (or 0) */
+    const char *const *properties;    /* NULL or {"k","v",...,NULL} */
+    int send_timeout_ms;              /* 30000; 0 = none */
+    int max_pending_messages;         /* 1000 */
+    bool block_if_queue_full;         /* false: MG_ERR_QUEUE_FULL */
+    bool batching_enabled;            /* true */
+    int batching_max_messages;        /* 1000 */
+    size_t batching_max_bytes;        /* 128 KB */
+    int batching_max_delay_ms;        /* 10 */
+    bool key_based_batching;          /* one batch per key (for Key_Shared consumers) */
+    mg_compression compression;
+    bool chunking_enabled;            /* split messages over max_message_size (needs no batching) */
+    int chunk_max_size;               /* 0: the broker's max message size */
+    mg_routing_mode routing_mode;
+    mg_router_fn router;
+    void *router_ctx;
+} mg_producer_conf_t;
+void mg_producer_conf_init(mg_producer_conf_t *c);
+
+/* Create a producer; for a partitioned topic, one producer per partition behind one handle. */
+mg_result mg_producer_create(mg_client_t *c, const char *topic, const mg_producer_conf_t *conf,
+                             mg_producer_t **out);
+/* Send and wait for the receipt. The message stays owned by the caller. id may be NULL;
+ * else *id receives a new id to free. */
+mg_result mg_producer_send(mg_producer_t *p, const mg_message_t *m, mg_message_id_t **id);
+/* Result callback: id is borrowed (valid during the call; dup it to keep), NULL on error.
+ * Runs on the I/O thread, or on the caller's thread when the send fails immediately. */
+typedef void (*mg_send_cb)(mg_result r, const mg_message_id_t *id, void *ctx);
+/* Queue a message. Returns MG_OK when queued (cb then reports the outcome), or an error
+ * (cb is then not called). */
+mg_result mg_producer_send_async(mg_producer_t *p, const mg_message_t *m, mg_send_cb cb, void *ctx);
+/* Send any open batch and wait until every queued message has its receipt (or failed). */
+mg_result mg_producer_flush(mg_producer_t *p);
+/* Flush, close on the broker, free the handle. */
+mg_result mg_producer_close(mg_producer_t *p);
+const char *mg_producer_name(const mg_producer_t *p);
+const char *mg_producer_topic(const mg_producer_t *p);
+int64_t mg_producer_last_sequence_id(const mg_producer_t *p);
+
+/* ---- consumer ------------------------------------------------------------------------------ */
+typedef enum mg_sub_type {
+    MG_SUB_EXCLUSIVE = 0, MG_SUB_SHARED = 1, MG_SUB_FAILOVER = 2, MG_SUB_KEY_SHARED = 3
+} mg_sub_type;
+typedef enum mg_initial_position { MG_POS_LATEST = 0, MG_POS_EARLIEST = 1 } mg_initial_position;
+typedef void (*mg_message_listener)(mg_consumer_t *c, mg_message_t *m, void *ctx);
+
+typedef struct mg_consumer_conf {
+    mg_sub_type type;
+    mg_initial_position initial_position;
+    const char *consumer_name;             /* NULL: random */
+    int receiver_queue_size;               /* 1000 */
+    int ack_timeout_ms;                    /* 0 = off; else unacked messages redelivered */
+    int nack_redelivery_delay_ms;          /* 60000 */
+    bool batch_index_ack_enabled;          /* ack single messages of a batch on the broker */
+    /* batch receive policy */
+    int batch_max_messages;                /* 100 */
+    size_t batch_max_bytes;                /* 10 MB */
+    int batch_timeout_ms;                  /* 100 */
+    /* dead letter policy: off when max_redeliver_count is 0 */
+    int max_redeliver_count;
+    const char *dead_letter_topic;         /* NULL: <topic>-<subscription>-DLQ */
+    const char *retry_letter_topic;        /* NULL: <topic>-<subscription>-RETRY */
+    bool retry_enable;                     /* subscribe to the retry topic as well */
+    int pattern_refresh_s;                 /* regex consumers: rediscovery period; 60 */
+    /* Optional listener: messages are pushed to it (on the I/O thread) instead of receive(). */
+    mg_message_listener listener;
+    void *listener_ctx;
+} mg_consumer_conf_t;
+void mg_consumer_conf_init(mg_consumer_conf_t *c);
+
+mg_result mg_consumer_subscribe(mg_client_t *c, const char *topic, const char *subscription,
+                                const mg_consumer_conf_t *conf, mg_consumer_t **out);
+mg_result mg_consumer_subscribe_multi(mg_client_t *c, const char *const *topics, size_t n,
+                                      const char *subscription, const mg_consumer_conf_t *conf,
+                                      mg_consumer_t **out);
+/* pattern: "persistent://tenant/ns/regex" (POSIX extended regex over full topic names). */
+mg_result mg_consumer_subscribe_pattern(mg_client_t *c, const char *pattern,
+                                        const char *subscription, const mg_consumer_conf_t *conf,
+                                        mg_consumer_t **out);
+/* Wait up to timeout_ms (-1 forever, 0 poll) for a message; MG_ERR_TIMEOUT when none. */
+mg_result mg_consumer_receive(mg_consumer_t *c, mg_message_t **out, int timeout_ms);
+/* Batch receive per the conf's policy: returns when max messages / bytes are reached or the
+ * batch timeout passes (possibly with 0 messages). *msgs is malloc'ed: free with
+ * mg_messages_free. */
+mg_result mg_consumer_batch_receive(mg_consumer_t *c, mg_message_t ***msgs, size_t *n);
+void mg_messages_free(mg_message_t **msgs, size_t n);
+mg_result mg_consumer_ack(mg_consumer_t *c, const mg_message_t *m);
+mg_result mg_consumer_ack_id(mg_consumer_t *c, const mg_message_id_t *id);
+mg_result mg_consumer_ack_cumulative(mg_consumer_t *c, const mg_message_t *m);
+/* Negative ack: redelivered after nack_redelivery_delay_ms (or sent to the DLQ). */
+mg_result mg_consumer_nack(mg_consumer_t *c, const mg_message_t *m);
+/* Publish to the retry-letter topic with delivery after delay_ms and ack the original. */
+mg_result mg_consumer_reconsume_later(mg_consumer_t *c, const mg_message_t *m, uint64_t delay_ms);
+mg_result mg_consumer_redeliver_unacked(mg_consumer_t *c);
+/* Seek the subscription; next receive starts at the id (inclusive) / first message >= time. */
+mg_result mg_consumer_seek(mg_consumer_t *c, const mg_message_id_t *id);
+mg_result mg_consumer_seek_time(mg_consumer_t *c, uint64_t publish_time_ms);
+mg_result mg_consumer_get_last_message_id(mg_consumer_t *c, mg_message_id_t **id);
+mg_result mg_consumer_unsubscribe(mg_consumer_t *c); /* also closes and frees the handle */
+mg_result mg_consumer_close(mg_consumer_t *c);
+const char *mg_consumer_topic(const mg_consumer_t *c);
+const char *mg_consumer_subscription(const mg_consumer_t *c);
+/* Number of topics (partitions count one each) a multi/pattern consumer is attached to. */
+size_t mg_consumer_topic_count(const mg_consumer_t *c);
+
+/* ---- reader -------------------------------------------------------------------------------- */
+typedef struct mg_reader_conf {
+    int receiver_queue_size;     /* 1000 */
+    const char *reader_name;     /* NULL: random */
+    bool start_inclusive;        /* include the start id itself */
+} mg_reader_conf_t;
+void mg_reader_conf_init(mg_reader_conf_t *c);
+/* start: an id, mg_message_id_earliest() or mg_message_id_latest() (borrowed). */
+mg_result mg_reader_create(mg_client_t *c, const char *topic, const mg_message_id_t *start,
+                           const mg_reader_conf_t *conf, mg_reader_t **out);
+mg_result mg_reader_read_next(mg_reader_t *r, mg_message_t **out, int timeout_ms);
+mg_result mg_reader_has_message_available(mg_reader_t *r, bool *avail);
+/* After seek(id) the next message is the one after id (as Pulsar readers). */
+mg_result mg_reader_seek(mg_reader_t *r, const mg_message_id_t *id);
+mg_result mg_reader_seek_time(mg_reader_t *r, uint64_t publish_time_ms);
+mg_result mg_reader_close(mg_reader_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
