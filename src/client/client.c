@@ -577,6 +577,11 @@ mg_result mg_client_close(mg_client_t *cl)
         if (c->state != CONN_CLOSED) conn_fail_locked(c, MG_ERR_ALREADY_CLOSED);
         conn_free(c);
     }
+    while (cl->dead) {
+        conn_t *c = cl->dead;
+        cl->dead = c->next;
+        conn_free(c);
+    }
     run_deferred_locked(cl);
     pthread_mutex_unlock(&cl->lock);
     pthread_cond_destroy(&cl->cond);
