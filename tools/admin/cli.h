@@ -1,0 +1,59 @@
+/* cli.h - magnetar-admin internals: the HTTP client (libcurl) against the admin REST API,
+ * argument helpers, and the command groups (clusters, tenants, namespaces, topics, brokers,
+ * apply). Single-threaded; every function exits the process on a fatal error. */
+#ifndef MG_ADMIN_CLI_H
+#define MG_ADMIN_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cli_res {
+    long status;
+    char *body;
+    size_t len;
+    char *hdrs;
+    size_t hlen;
+} cli_res_t;
+
+extern const char *cli_url;     /* webServiceUrl without a trailing slash */
+
+/* One request; body may be NULL. Returns the status (0 when the server is unreachable). */
+long cli_http(const char *method, const char *path, const char *body, cli_res_t *out);
+void cli_res_free(cli_res_t *r);
+/* Request that must succeed (2xx): prints the server's reason and exits 1 otherwise.
+ * Returns the parsed JSON body (NULL for an empty body). */
+json_t *cli_call(const char *method, const char *path, const char *body);
+void cli_print_json(json_t *j);        /* pretty, then decref */
+void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Options: argv after the sub-command; positional arguments and --opt/-o values. */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+} cli_args_t;
+/* Value of the first of the given option names (NULL-terminated list), NULL when absent. */
+const char *opt(cli_args_t *a, const char *const *names);
+bool flag(cli_args_t *a, const char *const *names);
+/* n-th positional argument (0-based) skipping options; NULL when absent. */
+const char *pos(cli_args_t *a, int n);
+#define O(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Parse "7d", "10m", "3600" (seconds), "-1" -> seconds; -2 on a bad value. */
+int64_t parse_time_s(const char *s);
+/* Parse "1024M", "10G", "100k", "512" (bytes), "-1" -> bytes; -2 on a bad value. */
+int64_t parse_size_b(const char *s);
+/* "tenant/ns" -> admin path piece "tenant/ns" (validated). */
+const char *ns_arg(const char *s);
+/* Topic name -> "/admin/v2/persistent/t/ns/topic" in out. */
+void topic_path(const char *topic, char *out, size_t n);
+
+int cmd_clusters(const char *sub, cli_args_t *a);
+int cmd_tenants(const char *sub, cli_args_t *a);
+int cmd_namespaces(const char *sub, cli_args_t *a);
+int cmd_topics(const char *sub, cli_args_t *a);
+int cmd_brokers(const char *sub, cli_args_t *a);
+int cmd_apply(cli_args_t *a);
+
+#endif
