@@ -143,6 +143,7 @@ static void route(admin_req_t *r)
         else if (!strcmp(res, "namespaces")) route_namespaces(r);
         else if (!strcmp(res, "persistent") || !strcmp(res, "non-persistent")) route_topics(r);
         else if (!strcmp(res, "brokers")) route_brokers(r);
+        else if (!strcmp(res, "schemas")) route_schemas(r);
         else reply_err(r, 404, "Not found: /%s", r->path);
     } else {
         reply_err(r, 404, "Not found");

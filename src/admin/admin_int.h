@@ -65,6 +65,7 @@ void route_tenants(admin_req_t *r);        /* admin/v2/tenants... */
 void route_namespaces(admin_req_t *r);     /* admin/v2/namespaces... */
 void route_topics(admin_req_t *r);         /* admin/v2/persistent|non-persistent... */
 void route_brokers(admin_req_t *r);        /* admin/v2/brokers... */
+void route_schemas(admin_req_t *r);        /* admin/v2/schemas... (routes_schemas.c) */
 void route_lookup(admin_req_t *r);         /* lookup/v2/topic... */
 void route_metrics(admin_req_t *r);        /* metrics */
 
