@@ -27,7 +27,8 @@ run: build
 	$(BUILD)/bin/magnetar standalone -c conf/broker.conf $(ARGS)
 
 npm:
-	@cd tests/compat && { [ -d node_modules/pulsar-flex ] || npm ci --no-audit --no-fund --silent; }
+	@if [ -f tests/compat/package-lock.json ] && [ ! -d tests/compat/node_modules/pulsar-flex ]; then \
+	  cd tests/compat && npm ci --no-audit --no-fund --silent; fi
 
 # The whole suite runs on the sanitizer build (ASan+UBSan): unit, integration, crash, compat
 # (pulsar-flex), then a short fuzz run of the frame decoder.
