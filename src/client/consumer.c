@@ -278,6 +278,8 @@ mg_result consumer_connect_locked(struct mg_consumer *c)
         }
         s.start_message_id = &start;
     }
+    log_debug("client: SUBSCRIBE %s sub %s start %d (%lld,%lld,%d)", c->topic, c->sub, c->has_start,
+              (long long)c->start_ledger, (long long)c->start_entry, c->start_batch);
     req_t rq;
     r = conn_rpc_locked(conn, &cmd, &rq, cl->conf.operation_timeout_ms);
     if (rq.resp) pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
@@ -311,6 +313,7 @@ void consumer_on_closed_locked(struct mg_consumer *c, bool by_broker)
         c->start_ledger = c->last_ledger;
         c->start_entry = c->last_entry;
         c->start_batch = c->last_batch;
+        c->start_inclusive = false;
     }
     c->seek_pending = false;
     c->state = H_RECONNECT;
@@ -325,12 +328,12 @@ static bool before_start(struct mg_consumer *c, const mg_message_t *m)
 {
     if (c->min_publish_time && m->publish_time < c->min_publish_time) return true;
     if (!c->has_start || c->durable || c->start_ledger < 0 || c->start_ledger == INT64_MAX) return false;
-    /* the broker starts at the entry of a batch-index start id; drop the indexes before it */
-    if (m->id.ledger == c->start_ledger && m->id.entry == c->start_entry && c->start_batch >= 0 &&
-        m->id.batch_index >= 0)
-        return c->start_inclusive ? m->id.batch_index < c->start_batch
-                                  : m->id.batch_index <= c->start_batch;
-    return false;
+    /* a reader drops what lies before its start id (the broker starts at the entry of a
+     * batch-index start id, and after a seek may start at the id itself) */
+    if (m->id.ledger != c->start_ledger) return m->id.ledger < c->start_ledger;
+    if (m->id.entry != c->start_entry) return m->id.entry < c->start_entry;
+    if (c->start_batch < 0 || m->id.batch_index < 0) return !c->start_inclusive;
+    return c->start_inclusive ? m->id.batch_index < c->start_batch : m->id.batch_index <= c->start_batch;
 }
 
 static void deliver_locked(struct mg_consumer *c, mg_message_t *m)

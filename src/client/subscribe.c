@@ -424,6 +424,7 @@ static mg_result seek_leaf_locked(struct mg_consumer *c, const struct mg_message
     }
     /* where a reader re-subscribes: after the id, or from the start filtered by time */
     c->seek_pending = true;
+    c->start_inclusive = false;
     c->has_last_dequeued = false;
     c->min_publish_time = by_time ? ts : 0;
     if (!c->durable) {
@@ -689,10 +690,8 @@ mg_result mg_reader_create(mg_client_t *cl, const char *topic, const mg_message_
         c->start_entry = earliest ? -1 : start->entry;
         c->start_batch = earliest || latest ? -1 : start->batch_index;
         if (!earliest && !latest && conf->start_inclusive) {
-            /* the broker starts after the id unless a batch index is given: step back one */
-            if (start->batch_index >= 0) c->start_batch = start->batch_index;
-            else if (start->entry > 0) c->start_entry = start->entry - 1;
-            else c->start_ledger = c->start_entry = -1;
+            /* the broker starts after the id unless a batch index is given: give one */
+            c->start_batch = start->batch_index >= 0 ? start->batch_index : 0;
         }
         c->state = H_CONNECTING;
         if (!r) {
