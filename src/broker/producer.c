@@ -128,6 +128,11 @@ void handle_producer(conn_t *c, Pulsar__Proto__CommandProducer *cmd)
                         "Topic %s is terminated", t->name);
         return;
     }
+    /* Pulsar refuses a new producer while the backlog quota is exceeded (hold or exception) */
+    if (quota_blocks_publish(t, &code, err, sizeof err)) {
+        conn_send_error(c, cmd->request_id, code, "%s", err);
+        return;
+    }
     const ns_policies_t *pol = ns_policies(b, t->tn.tenant, t->tn.ns);
     int maxp = pol && pol->max_producers_per_topic >= 0 ? pol->max_producers_per_topic
                                                        : b->cfg->max_producers_per_topic;
