@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin/admin_int.h"
+#include "net/listen.h"
 #include "common/alloc.h"
 #include "common/log.h"
 
@@ -313,28 +314,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-static int bind_web(const char *addr, int port, int *bound, char *err, size_t errlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 256) < 0) {
-        snprintf(err, errlen, "webServicePort: bind/listen %s:%d: %s", addr, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    *bound = ntohs(sa.sin_port);
-    return fd;
-}
-
 int admin_start(struct broker *b, char *err, size_t errlen)
 {
     admin_t *a = mg_calloc(1, sizeof *a);
@@ -345,7 +324,8 @@ int admin_start(struct broker *b, char *err, size_t errlen)
     a->b = b;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    a->fd = bind_web(b->cfg->bind_address, b->cfg->web_service_port, &b->web_port, err, errlen);
+    a->fd = net_listen("webServicePort", b->cfg->bind_address, b->cfg->web_service_port, false,
+                        256, &b->web_port, err, errlen);
     if (a->fd < 0) {
         mg_free(a);
         return -1;

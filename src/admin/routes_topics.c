@@ -410,7 +410,7 @@ static void subscription_resource(admin_req_t *r, topic_ctx_t *tc)
             }
             for (int i = 0; i < n; i++)
                 if (ts[i] && map_get(&ts[i]->subs, sub))
-                    aops_sub_reset(ts[i], sub, aops_find_by_time(ts[i], (uint64_t)when));
+                    aops_sub_reset(ts[i], sub, topic_find_by_time(ts[i], (uint64_t)when));
             reply_empty(r, 204);
         } else {
             json_t *body = areq_json(r);

@@ -133,24 +133,6 @@ int aops_sub_skip(topic_t *t, const char *name, int64_t n)
     return 0;
 }
 
-uint64_t aops_find_by_time(topic_t *t, uint64_t ts)
-{
-    uint64_t lo = log_first_id(t->log), hi = log_durable_end(t->log);
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        mg_entry_t *e;
-        if (topic_read_entry(t, mid, &e)) {
-            lo = mid + 1;
-            continue;
-        }
-        uint64_t pt = e->publish_time;
-        entry_unref(e);
-        if (pt < ts) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 static void expire_one(subscription_t *s, uint64_t before_id)
 {
     if (s->acks.floor >= before_id) return;
@@ -169,7 +151,7 @@ static void expire_one(subscription_t *s, uint64_t before_id)
 int aops_sub_expire(topic_t *t, const char *name, uint64_t seconds)
 {
     uint64_t now = mg_now_ms(), cut = now > seconds * 1000 ? now - seconds * 1000 : 0;
-    uint64_t before = aops_find_by_time(t, cut);
+    uint64_t before = topic_find_by_time(t, cut);
     if (name) {
         subscription_t *s = map_get(&t->subs, name);
         if (!s) return -ENOENT;

@@ -36,8 +36,6 @@ int aops_sub_skip(topic_t *t, const char *name, int64_t n);
 int aops_sub_expire(topic_t *t, const char *name, uint64_t seconds);
 /* Rewind or advance a subscription to an entry id (clamped to the log). */
 int aops_sub_reset(topic_t *t, const char *name, uint64_t id);
-/* First entry id published at or after ts_ms. */
-uint64_t aops_find_by_time(topic_t *t, uint64_t ts_ms);
 /* The entry id of the n-th (1-based) unacknowledged message of a subscription, -ENOENT. */
 int aops_sub_nth_unacked(topic_t *t, const char *name, uint64_t n, uint64_t *id);
 

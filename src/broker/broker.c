@@ -18,28 +18,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/util.h"
-
-static int listen_on(const char *addr, int port, int *bound_port, char *err, size_t errlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
-        snprintf(err, errlen, "bind/listen %s:%d: %s", addr, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    *bound_port = ntohs(sa.sin_port);
-    return fd;
-}
+#include "net/listen.h"
 
 static void on_accept(mg_loop_t *l, int fd, int events, void *arg)
 {
@@ -187,7 +166,8 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     if (!b->store) goto fail;
     b->meta = meta_open(cfg->data_dir, err, errlen);
     if (!b->meta) goto fail;
-    b->listen_fd = listen_on(cfg->bind_address, cfg->broker_service_port, &b->port, err, errlen);
+    b->listen_fd = net_listen("brokerServicePort", cfg->bind_address, cfg->broker_service_port, true,
+                              1024, &b->port, err, errlen);
     if (b->listen_fd < 0) goto fail;
     const char *host = cfg->advertised_address[0] ? cfg->advertised_address : "localhost";
     snprintf(b->service_url, sizeof b->service_url, "pulsar://%s:%d", host, b->port);

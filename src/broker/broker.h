@@ -292,5 +292,8 @@ void dispatch_unschedule(subscription_t *s);
 void dispatch_pending(broker_t *b);      /* before the loop sleeps */
 int entry_info(mg_entry_t *e);              /* parse metadata into e's info fields; 0 or -1 */
 int topic_read_entry(topic_t *t, uint64_t id, mg_entry_t **out);
+/* First entry id whose publish time is >= ts_ms (binary search: publish times rise with ids);
+ * the end id when there is none. */
+uint64_t topic_find_by_time(topic_t *t, uint64_t ts_ms);
 
 #endif

@@ -48,6 +48,24 @@ int topic_read_entry(topic_t *t, uint64_t id, mg_entry_t **out)
     return 0;
 }
 
+uint64_t topic_find_by_time(topic_t *t, uint64_t ts_ms)
+{
+    uint64_t lo = log_first_id(t->log), hi = log_durable_end(t->log);
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        mg_entry_t *e;
+        if (topic_read_entry(t, mid, &e)) {
+            lo = mid + 1;
+            continue;
+        }
+        uint64_t pt = e->publish_time;
+        entry_unref(e);
+        if (pt < ts_ms) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 void dispatch_schedule(subscription_t *s)
 {
     if (s->dispatch_scheduled) return;

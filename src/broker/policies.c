@@ -37,21 +37,7 @@ bool quota_blocks_publish(topic_t *t, int *code, char *err, size_t errlen)
 /* Acknowledge, on every subscription, entries published before `before_ms`. */
 static void expire_older_than(topic_t *t, uint64_t before_ms)
 {
-    uint64_t first = log_first_id(t->log), end = log_durable_end(t->log);
-    /* find the first entry that is young enough */
-    uint64_t lo = first, hi = end;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        mg_entry_t *e;
-        if (topic_read_entry(t, mid, &e)) {
-            lo = mid + 1;
-            continue;
-        }
-        bool old = e->publish_time < before_ms;
-        entry_unref(e);
-        if (old) lo = mid + 1;
-        else hi = mid;
-    }
+    uint64_t lo = topic_find_by_time(t, before_ms); /* first entry young enough */
     void *v;
     for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
         subscription_t *s = v;

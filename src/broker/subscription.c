@@ -699,25 +699,6 @@ void handle_close_consumer(conn_t *c, Pulsar__Proto__CommandCloseConsumer *cmd)
     conn_send_success(c, cmd->request_id);
 }
 
-/* First entry id whose publish time is >= ts (binary search; publish times rise with ids). */
-static uint64_t find_by_time(topic_t *t, uint64_t ts)
-{
-    uint64_t lo = log_first_id(t->log), hi = log_durable_end(t->log);
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        mg_entry_t *e;
-        if (topic_read_entry(t, mid, &e)) {
-            lo = mid + 1;
-            continue;
-        }
-        uint64_t pt = e->publish_time;
-        entry_unref(e);
-        if (pt < ts) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 void handle_seek(conn_t *c, Pulsar__Proto__CommandSeek *cmd)
 {
     consumer_t *cs = map_get_u64(&c->consumers, cmd->consumer_id);
@@ -736,7 +717,7 @@ void handle_seek(conn_t *c, Pulsar__Proto__CommandSeek *cmd)
         else if (m->ledgerid > lid) target = log_durable_end(t->log);
         else target = m->entryid;
     } else if (cmd->has_message_publish_time) {
-        target = find_by_time(t, cmd->message_publish_time);
+        target = topic_find_by_time(t, cmd->message_publish_time);
     } else {
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__MetadataError,
                         "SEEK needs a message id or a publish time");
