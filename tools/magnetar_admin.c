@@ -36,7 +36,10 @@ static void usage(FILE *f)
             "             | reset-cursor | peek-messages | examine-message | last-message-id\n"
             "             | unload | terminate | lookup\n"
             "  brokers    healthcheck | list | ready\n"
-            "  apply -f FILE.yaml [--dry-run]   declarative tenants, namespaces, policies, topics\n");
+            "  schemas    get TOPIC [-v N | -a] | upload TOPIC -f FILE | delete TOPIC [-f]\n"
+            "             | test-compatibility (or compatibility) TOPIC -f FILE\n"
+            "  apply -f FILE.yaml [--dry-run]   declarative tenants, namespaces, policies, topics,\n"
+            "                                   schemas\n");
 }
 
 /* webServiceUrl from a Pulsar client.conf */
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
         else if (!strcmp(group, "namespaces")) rc = cmd_namespaces(sub, &a);
         else if (!strcmp(group, "topics") || !strcmp(group, "persistent")) rc = cmd_topics(sub, &a);
         else if (!strcmp(group, "brokers")) rc = cmd_brokers(sub, &a);
+        else if (!strcmp(group, "schemas")) rc = cmd_schemas(sub, &a);
         else {
             fprintf(stderr, "unknown command group %s\n", group);
             usage(stderr);

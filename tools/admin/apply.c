@@ -22,10 +22,19 @@
  *           topics:
  *             - {name: partner-events, partitions: 4}
  *             - {name: dead-letters}          # non-partitioned
+ *           schemas:                          # after the topics; see schemas.c
+ *             - topic: partner-registration   # local name, or a full topic name
+ *               type: AVRO
+ *               schema: {type: record, name: X, fields: [...]}   # YAML/JSON, or a string
+ *               properties: {owner: partners}
+ *             - {topic: partner-events, file: schemas/partner-events.json}  # Pulsar's file
  *
  * Idempotent: it reads the current state first and only writes what differs; it prints
- * one line per change ("create ...", "set ...") and "no changes" when there is none. With
- * --dry-run it prints the same lines prefixed "would" and writes nothing. */
+ * one line per change ("create ...", "set ...", "upload ... schema") and "no changes" when
+ * there is none. A schema is uploaded when the topic's latest live schema differs (type,
+ * schema as JSON, properties); the registry may refuse it (incompatible): apply stops and
+ * exits 1 with the reason. With --dry-run it prints the same lines prefixed "would", writes
+ * nothing, and exits 1 if the registry's compatibility check would refuse a schema. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,7 +275,7 @@ static void apply_policies(const char *nsp, const char *ns, json_t *want, json_t
                 change("POST", p, json_incref(acts), "grant %s on namespace %s", role, ns);
             }
         } else if (!strcmp(k, "schemas")) {
-            /* schemas need the schema registry's REST API; not applied yet */
+            /* accepted here too; applied after the topics by schemas_apply */
         } else {
             cli_fail("apply: unknown policy '%s' in namespace %s", k, ns);
         }
@@ -324,6 +333,7 @@ int cmd_apply(cli_args_t *a)
     const char *file = opt(a, O("-f", "--file"));
     if (!file) cli_fail("usage: magnetar-admin apply -f FILE.yaml [--dry-run]");
     dry = flag(a, O("--dry-run"));
+    int refused = 0;
     json_t *doc = load_yaml(file);
     json_t *tenants = json_object_get(doc, "tenants");
     need(json_is_array(tenants), "file: a top-level 'tenants' list is required");
@@ -370,9 +380,12 @@ int cmd_apply(cli_args_t *a)
             apply_policies(nsp, ns, json_object_get(nsd, "policies"), pol);
             json_decref(pol);
             apply_topics(t, n, json_object_get(nsd, "topics"));
+            changes += schemas_apply(t, n, json_object_get(nsd, "schemas"), file, dry, &refused);
+            changes += schemas_apply(t, n, json_object_get(json_object_get(nsd, "policies"), "schemas"),
+                                     file, dry, &refused);
         }
     }
     json_decref(doc);
     if (!changes) printf("no changes\n");
-    return 0;
+    return refused ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /* cli.h - magnetar-admin internals: the HTTP client (libcurl) against the admin REST API,
  * argument helpers, and the command groups (clusters, tenants, namespaces, topics, brokers,
- * apply). Single-threaded; every function exits the process on a fatal error. */
+ * schemas, apply). Single-threaded; every function exits the process on a fatal error. */
 #ifndef MG_ADMIN_CLI_H
 #define MG_ADMIN_CLI_H
 
@@ -54,6 +54,15 @@ int cmd_tenants(const char *sub, cli_args_t *a);
 int cmd_namespaces(const char *sub, cli_args_t *a);
 int cmd_topics(const char *sub, cli_args_t *a);
 int cmd_brokers(const char *sub, cli_args_t *a);
+int cmd_schemas(const char *sub, cli_args_t *a);
 int cmd_apply(cli_args_t *a);
+
+/* apply -f: make the schemas listed for namespace tenant/ns (a JSON array from the manifest,
+ * NULL for none) the latest ones of their topics. Relative `file:` paths are resolved from
+ * the manifest's directory. Prints one line per upload; identical schemas print nothing.
+ * Returns the number of uploads (planned ones with dry). A refused upload exits 1; with dry,
+ * a schema the registry would refuse is reported on stderr and counted in *refused. */
+int schemas_apply(const char *tenant, const char *ns, json_t *list, const char *manifest,
+                  bool dry, int *refused);
 
 #endif
