@@ -1,0 +1,639 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: Magnetar vs NATS JetStream vs Redis Streams vs the machine's limits.
+
+Driven by bench/Makefile (`make bench`, `make bench QUICK=1`). Every system runs alone, one at a
+time, on 127.0.0.1, with a fresh data dir under the work dir. Writes <out>/<date>-<host>.md, the
+raw outputs and PNG plots (gnuplot, when installed).
+
+usage: run.py --build DIR --tools DIR --out DIR [--quick]
+"""
+import argparse, datetime, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", required=True, help="CMake build dir with bin/magnetar, bin/mg_bench_load")
+ap.add_argument("--tools", required=True, help="dir with peer_bench")
+ap.add_argument("--out", required=True)
+ap.add_argument("--quick", action="store_true")
+args = ap.parse_args()
+Q = args.quick
+BIN = os.path.join(args.build, "bin")
+MAGNETAR = os.path.join(BIN, "magnetar")
+LOAD = os.path.join(BIN, "mg_bench_load")
+PEER = os.path.join(args.tools, "peer_bench")
+SRC = os.path.dirname(os.path.abspath(__file__))
+os.makedirs(args.out, exist_ok=True)
+WORK = tempfile.mkdtemp(prefix="mgbench-", dir=os.environ.get("MG_BENCH_TMP", "/var/tmp"))
+RAW = os.path.join(args.out, "raw")
+os.makedirs(RAW, exist_ok=True)
+STAMP = datetime.datetime.now().strftime("%Y-%m-%d")
+HOST = socket.gethostname()
+T_START = time.time()
+
+# sizes: full run vs QUICK smoke run (seconds)
+SIZE = 1024
+BATCH = 100
+N_MAX = 3_000_000 if not Q else 20_000
+N_REDIS1 = 100_000 if not Q else 2_000
+N_REDIS8 = 300_000 if not Q else 5_000
+N_NATS = 500_000 if not Q else 10_000
+LAT_SECONDS = 8 if not Q else 1
+N_FANOUT = 500_000 if not Q else 10_000
+N_CATCHUP = 1_048_576 if not Q else 20_000      # 1 GiB of 1 KiB messages
+N_IDLE = 10_000 if not Q else 300
+FIO_SIZE = "1G" if not Q else "16M"
+IPERF_SECONDS = 4 if not Q else 1
+
+R = {}       # figures
+NOTES = []   # what was skipped or differs, stated in the results
+procs = []
+
+
+def log(*a):
+    print("[bench %5.1fs]" % (time.time() - T_START), *a, flush=True)
+
+
+def have(cmd):
+    return shutil.which(cmd) is not None
+
+
+def kv(line):
+    return {k: (float(v) if re.fullmatch(r"-?[0-9.]+", v) else v)
+            for k, v in re.findall(r"(\w+)=(\S+)", line)}
+
+
+def run(cmd, timeout, name=None):
+    log("$", " ".join(cmd))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if name:
+        with open(os.path.join(RAW, name + ".txt"), "w") as f:
+            f.write(" ".join(cmd) + "\n" + p.stdout + p.stderr)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (cmd[0], p.returncode, (p.stderr or p.stdout)[-400:]))
+    return p.stdout
+
+
+def rss_kb(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith(field + ":"):
+                return int(l.split()[1])
+    return 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("server did not listen on %d" % port)
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class Magnetar:
+    def __init__(self, name, sync=True, extra="", wrapper=None):
+        self.dir = os.path.join(WORK, name)
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "broker.conf")
+        with open(conf, "w") as f:
+            f.write("journalSyncData=%s\nbindAddress=127.0.0.1\nadvertisedAddress=127.0.0.1\n"
+                    "keepAliveIntervalSeconds=300\n%s" % ("true" if sync else "false", extra))
+        cmd = (wrapper or []) + [MAGNETAR, "standalone", "-c", conf, "--data-dir",
+                                 os.path.join(self.dir, "data"), "--port", "0", "--web-port", "0"]
+        self.t0 = time.perf_counter()
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "log"), "w"),
+                                  preexec_fn=raise_nofile)
+        line = self.p.stdout.readline().decode()
+        m = re.search(r"brokerServicePort=(\d+) webServicePort=(\d+)", line)
+        if not m:
+            stop(self.p)
+            raise RuntimeError("magnetar did not start: " + line + open(os.path.join(self.dir, "log")).read()[-500:])
+        self.port, self.web = int(m.group(1)), int(m.group(2))
+        self.ready_ms = (time.perf_counter() - self.t0) * 1000
+
+    def stop(self):
+        stop(self.p)
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except ValueError:
+        pass
+
+
+def load(port, name, extra, timeout=300):
+    out = run([LOAD, "--port", str(port), "-s", str(SIZE), "--timeout", str(timeout - 5),
+               "--series", os.path.join(RAW, name + ".series"),
+               "--lat", os.path.join(RAW, name + ".lat")] + extra, timeout, name)
+    return kv(out.strip().splitlines()[-1])
+
+
+def peer(kind, port, name, extra, timeout=300):
+    out = run([PEER, kind, "--port", str(port), "-s", str(SIZE), "--timeout", str(timeout - 5),
+               "--series", os.path.join(RAW, name + ".series"),
+               "--lat", os.path.join(RAW, name + ".lat")] + extra, timeout, name)
+    return kv(out.strip().splitlines()[-1])
+
+
+def section(name, fn):
+    try:
+        fn()
+    except Exception as e:  # a failing section is reported, the others still run
+        log("FAILED", name, e)
+        NOTES.append("%s: failed: %s" % (name, str(e).strip().replace("\n", " ")[:300]))
+
+
+ENTRY_BYTES = BATCH * (SIZE + 6) + 60  # batch payload (+ per-message header) + entry header
+
+# ---------------------------------------------------------------- limits
+def limits():
+    if have("fio"):
+        f = os.path.join(WORK, "fio.dat")
+        out = run(["fio", "--name=seqsync", "--filename=" + f, "--rw=write", "--bs=%d" % ENTRY_BYTES,
+                   "--size=" + FIO_SIZE, "--ioengine=sync", "--fdatasync=1", "--output-format=json"],
+                  300, "fio")
+        j = json.loads(out[out.index("{"):])["jobs"][0]
+        R["fio_MBps"] = j["write"]["bw_bytes"] / 1048576
+        pc = j["sync"]["lat_ns"]["percentile"]
+        R["fio_sync_p50_ms"] = pc["50.000000"] / 1e6
+        R["fio_sync_p99_ms"] = pc["99.000000"] / 1e6
+        R["fio_sync_p999_ms"] = pc.get("99.900000", pc["99.000000"]) / 1e6
+        os.unlink(f)
+    else:
+        NOTES.append("fio not installed: disk limit not measured")
+    if have("iperf3"):
+        port = free_port()
+        s = subprocess.Popen(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)  # no probe connection: it would use up the one-off (-1) server
+            out = run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(IPERF_SECONDS), "-J"], 60, "iperf3")
+            j = json.loads(out)
+            R["iperf3_MBps"] = j["end"]["sum_received"]["bits_per_second"] / 8 / 1048576
+        finally:
+            stop(s)
+    else:
+        NOTES.append("iperf3 not installed: loopback limit not measured")
+
+
+# ---------------------------------------------------------------- magnetar
+MG_ARGS = ["-b", str(BATCH), "-p", "4", "-w", "16"]
+
+
+def magnetar_a():
+    for sync, key in ((True, "mg_durable"), (False, "mg_pagecache")):
+        m = Magnetar(key, sync=sync)
+        try:
+            R[key] = load(m.port, key + "_a", MG_ARGS + ["-n", str(N_MAX), "--topic", "persistent://public/default/a"])
+        finally:
+            m.stop()
+
+
+def magnetar_b():
+    rate = R["mg_durable"]["msgs_per_s"] / 2
+    m = Magnetar("mg_lat")
+    try:
+        R["mg_lat"] = load(m.port, "mg_b", MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * LAT_SECONDS),
+                                                      "--topic", "persistent://public/default/lat"])
+    finally:
+        m.stop()
+
+
+def magnetar_c():
+    m = Magnetar("mg_fanout")
+    try:
+        R["mg_fanout"] = load(m.port, "mg_c", MG_ARGS + ["-k", "4", "-n", str(N_FANOUT),
+                                                         "--topic", "persistent://public/default/fan"])
+    finally:
+        m.stop()
+
+
+def magnetar_d():
+    # prefill without fsync (the read is what is measured), then read the backlog
+    m = Magnetar("mg_catchup", sync=False, extra="managedLedgerCacheSizeMB=64\n")
+    try:
+        R["mg_catchup"] = load(m.port, "mg_d", MG_ARGS + ["-k", "1", "--catchup", "-n", str(N_CATCHUP),
+                                                          "--topic", "persistent://public/default/cu"], 600)
+    finally:
+        m.stop()
+
+
+def magnetar_e():
+    m = Magnetar("mg_idle")
+    try:
+        time.sleep(0.3)
+        before = rss_kb(m.p.pid)
+        anon0, file0 = rss_kb(m.p.pid, "RssAnon"), rss_kb(m.p.pid, "RssFile")
+        p = subprocess.Popen([LOAD, "--port", str(m.port), "--idle", str(N_IDLE), "--hold", "600", "--timeout", "400"],
+                             stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if "idle_topics" not in line:
+            raise RuntimeError("idle producers failed")
+        time.sleep(1.0)
+        after = rss_kb(m.p.pid)
+        anon1, file1 = rss_kb(m.p.pid, "RssAnon"), rss_kb(m.p.pid, "RssFile")
+        fds = len(os.listdir("/proc/%d/fd" % m.p.pid))
+        p.kill()
+        p.wait()
+        R["mg_idle"] = dict(kv(line), rss_before_kb=before, rss_after_kb=after,
+                            kb_per_topic=(after - before) / N_IDLE,
+                            anon_kb_per_topic=(anon1 - anon0) / N_IDLE, file_kb_per_topic=(file1 - file0) / N_IDLE,
+                            open_fds=fds)
+    finally:
+        m.stop()
+
+
+def magnetar_f():
+    runs = []
+    admin = os.path.join(BIN, "magnetar-admin")
+    manifest = os.path.join(SRC, "..", "examples", "hexabuilders", "hexabuilders.yaml")
+    applied = False
+    for i in range(3 if Q else 7):
+        m = Magnetar("mg_start%d" % i)
+        try:
+            s = socket.create_connection(("127.0.0.1", m.port))
+            s.close()
+            first = (time.perf_counter() - m.t0) * 1000
+            if os.path.exists(admin) and os.path.exists(manifest):
+                r = subprocess.run([admin, "--admin-url", "http://127.0.0.1:%d" % m.web, "apply", "-f", manifest],
+                                   capture_output=True, text=True, timeout=60)
+                applied = r.returncode == 0
+                if not applied and i == 0:
+                    NOTES.append("(f) magnetar-admin apply failed: " + (r.stderr or r.stdout)[-200:].replace("\n", " "))
+        finally:
+            m.stop()
+        m2 = Magnetar("mg_start%d" % i)  # restart on the same data dir (manifest applied)
+        try:
+            s = socket.create_connection(("127.0.0.1", m2.port))
+            s.close()
+            restart = (time.perf_counter() - m2.t0) * 1000
+            time.sleep(0.5)
+            rss = rss_kb(m2.p.pid)
+        finally:
+            m2.stop()
+        runs.append((first, restart, rss))
+    runs.sort(key=lambda r: r[1])
+    mid = runs[len(runs) // 2]
+    R["mg_start"] = {"first_ms": mid[0], "restart_ms": mid[1], "idle_rss_kb": mid[2], "manifest": applied}
+    if not applied:
+        NOTES.append("(f) HexaBuilders manifest not applied (magnetar-admin or "
+                     "examples/hexabuilders/hexabuilders.yaml missing or failing): start-up and RSS of an empty standalone")
+
+
+def magnetar_g():
+    if Q:  # the smoke run may use a sanitizer build, which valgrind cannot run
+        NOTES.append("(g) skipped in QUICK mode")
+        return
+    if not have("valgrind"):
+        NOTES.append("(g) valgrind not installed: instructions/message not measured")
+        return
+    # perf stat -e instructions is 'not supported' in this VM: count with callgrind, a run with N
+    # messages minus a run with none (start-up, shutdown), divided by N
+    n = 200_000 if not Q else 5_000
+    res = {}
+    for label, count in (("idle", 0), ("load", n)):
+        out = os.path.join(WORK, "cg.%s.out" % label)
+        m = Magnetar("mg_cg_" + label, wrapper=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
+        try:
+            if count:
+                load(m.port, "mg_g", MG_ARGS + ["-n", str(count), "--topic", "persistent://public/default/g"], 600)
+            else:
+                time.sleep(1)
+        finally:
+            m.stop()
+        with open(out) as f:
+            tot = [l for l in f if l.startswith("summary:") or l.startswith("totals:")]
+        res[label] = int(tot[-1].split()[1])
+        if label == "load":
+            shutil.copy(out, os.path.join(RAW, "callgrind.magnetar.out"))
+    R["mg_instr"] = {"per_msg": (res["load"] - res["idle"]) / n, "per_entry": (res["load"] - res["idle"]) / (n / BATCH),
+                     "messages": n}
+    if have("callgrind_annotate"):
+        p = subprocess.run(["callgrind_annotate", "--inclusive=no", os.path.join(RAW, "callgrind.magnetar.out")],
+                           capture_output=True, text=True)
+        with open(os.path.join(RAW, "callgrind.magnetar.txt"), "w") as f:
+            f.write(p.stdout[:20000])
+        os.unlink(os.path.join(RAW, "callgrind.magnetar.out"))
+
+
+# ---------------------------------------------------------------- peers
+def redis_all():
+    if not have("redis-server"):
+        NOTES.append("Redis Streams: redis-server not installed, skipped")
+        return
+
+    def server(name):
+        d = os.path.join(WORK, name)
+        os.makedirs(d)
+        port = free_port()
+        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes",
+                              "--appendfsync", "always", "--save", "", "--dir", d, "--daemonize", "no"],
+                             stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+        wait_port(port, p)
+        return p, port
+
+    for key, conns, n, w in (("redis_1", 1, N_REDIS1, 256), ("redis_8", 8, N_REDIS8, 64)):
+        p, port = server(key)
+        try:
+            R[key] = peer("redis", port, key + "_a", ["-c", str(conns), "-w", str(w), "-n", str(n)])
+        finally:
+            stop(p)
+    best = max(R["redis_1"], R["redis_8"], key=lambda r: r["msgs_per_s"])
+    rate = best["msgs_per_s"] / 2
+    p, port = server("redis_lat")
+    try:
+        R["redis_lat"] = peer("redis", port, "redis_b", ["-c", "8", "-w", "64", "-r", "%.0f" % rate,
+                                                         "-n", "%d" % (rate * LAT_SECONDS)])
+    finally:
+        stop(p)
+
+
+def nats_all():
+    if not have("nats-server"):
+        NOTES.append("NATS JetStream: nats-server not installed, skipped")
+        return
+    ver = subprocess.run(["nats-server", "--version"], capture_output=True, text=True).stdout.strip()
+    R["nats_version"] = ver
+
+    def server(name):
+        d = os.path.join(WORK, name)
+        os.makedirs(d)
+        port = free_port()
+        for sync in ("always", None):
+            conf = os.path.join(d, "nats.conf")
+            with open(conf, "w") as f:
+                f.write('listen: 127.0.0.1:%d\njetstream { store_dir: "%s"%s }\n'
+                        % (port, os.path.join(d, "js"), ", sync_interval: always" if sync else ""))
+            p = subprocess.Popen(["nats-server", "-c", conf], stdout=open(os.path.join(d, "log"), "w"),
+                                 stderr=subprocess.STDOUT)
+            try:
+                wait_port(port, p, 5)
+                R["nats_sync"] = ("sync_interval: always" if sync else
+                                  "default (sync_interval unknown to %s: the file store acks before fsync, "
+                                  "syncing periodically)" % ver)
+                return p, port
+            except RuntimeError:
+                stop(p)
+        raise RuntimeError("nats-server did not start")
+
+    for key, conns in (("nats_1", 1), ("nats_4", 4)):
+        p, port = server(key)
+        try:
+            R[key] = peer("nats", port, key + "_a", ["-c", str(conns), "-w", "256", "-n", str(N_NATS)])
+        finally:
+            stop(p)
+    best = max(R["nats_1"], R["nats_4"], key=lambda r: r["msgs_per_s"])
+    rate = best["msgs_per_s"] / 2
+    p, port = server("nats_lat")
+    try:
+        R["nats_lat"] = peer("nats", port, "nats_b", ["-c", "4", "-w", "256", "-r", "%.0f" % rate,
+                                                      "-n", "%d" % (rate * LAT_SECONDS)])
+    finally:
+        stop(p)
+
+
+# ---------------------------------------------------------------- report
+def g(key, field, fmt="%.0f"):
+    v = R.get(key, {}).get(field) if isinstance(R.get(key), dict) else None
+    return fmt % v if v is not None else "n/a"
+
+
+def ratio(a, b):
+    return "%.2f" % (a / b) if a is not None and b else "n/a"
+
+
+def fig(key, field):
+    v = R.get(key)
+    return v.get(field) if isinstance(v, dict) else None
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def plots():
+    if not have("gnuplot"):
+        NOTES.append("gnuplot not installed: no PNG plots")
+        return []
+    made = []
+    series = [(n, t) for n, t in (("mg_durable_a", "Magnetar fsync"), ("mg_pagecache_a", "Magnetar page cache"),
+                                  ("redis_1_a", "Redis appendfsync always, 1 conn"),
+                                  ("redis_8_a", "Redis appendfsync always, 8 conns"),
+                                  ("nats_1_a", "NATS JetStream, 1 conn"), ("nats_4_a", "NATS JetStream, 4 conns"))
+              if os.path.exists(os.path.join(RAW, n + ".series"))]
+    lats = [(n, t) for n, t in (("mg_b", "Magnetar publish"), ("redis_b", "Redis publish"),
+                                ("nats_b", "NATS publish")) if os.path.exists(os.path.join(RAW, n + ".lat"))]
+    prefix = "%s-%s" % (STAMP, HOST)
+    gp = os.path.join(WORK, "plots.gp")
+    with open(gp, "w") as f:
+        f.write("set terminal pngcairo size 1000,560 noenhanced\nset grid\nset key outside bottom center horizontal\n")
+        if series:
+            f.write('set output "%s"\n' % os.path.join(args.out, prefix + "-throughput.png"))
+            f.write('set title "(a) acknowledged msgs/s over time (1 KB messages)"\n'
+                    'set xlabel "seconds"\nset ylabel "msgs/s"\nset format y "%.0s%c"\n')
+            f.write("plot " + ", ".join('"%s" using 1:2 with lines lw 2 title "%s"' % (os.path.join(RAW, n + ".series"), t)
+                                        for n, t in series) + "\n")
+        if lats:
+            f.write('set output "%s"\n' % os.path.join(args.out, prefix + "-latency.png"))
+            f.write('set title "(b) latency percentiles at half of each system\'s max rate"\n'
+                    'set xlabel "percentile"\nset ylabel "ms"\nset logscale xy\nset format y "%g"\n'
+                    'set xtics ("50" 2, "90" 10, "99" 100, "99.9" 1000, "99.99" 10000)\n')
+            parts = ['"%s" using (1/(1-$1/100)):2 with linespoints lw 2 title "%s"' % (os.path.join(RAW, n + ".lat"), t)
+                     for n, t in lats]
+            if os.path.exists(os.path.join(RAW, "mg_b.lat")):
+                parts.append('"%s" using (1/(1-$1/100)):3 with linespoints lw 2 title "Magnetar end-to-end"'
+                             % os.path.join(RAW, "mg_b.lat"))
+            if "fio_sync_p99_ms" in R:
+                parts.append("%f with lines dt 2 title \"fio fdatasync p99 + 0.5 ms\"" % (R["fio_sync_p99_ms"] + 0.5))
+            f.write("plot " + ", ".join(parts) + "\n")
+    subprocess.run(["gnuplot", gp], check=False)
+    for s in ("-throughput.png", "-latency.png"):
+        if os.path.exists(os.path.join(args.out, prefix + s)):
+            made.append(prefix + s)
+    return made
+
+
+def report(pngs):
+    mgd, mgp = fig("mg_durable", "msgs_per_s"), fig("mg_pagecache", "msgs_per_s")
+    r1, r8 = fig("redis_1", "msgs_per_s"), fig("redis_8", "msgs_per_s")
+    rbest = max([x for x in (r1, r8) if x] or [0]) or None
+    n1, n4 = fig("nats_1", "msgs_per_s"), fig("nats_4", "msgs_per_s")
+    nbest = max([x for x in (n1, n4) if x] or [0]) or None
+    fio = R.get("fio_MBps")
+    mgd_mb = fig("mg_durable", "MB_per_s")
+    fsync99 = R.get("fio_sync_p99_ms")
+    p99 = fig("mg_lat", "pub_p99_ms")
+    fan = fig("mg_fanout", "deliver_MB_per_s")
+    ip = R.get("iperf3_MBps")
+    kbt = fig("mg_idle", "kb_per_topic")
+    st = R.get("mg_start", {})
+    L = []
+    w = L.append
+    w("# Magnetar side-by-side benchmark: %s on %s%s\n" % (STAMP, HOST, " (QUICK smoke run: figures meaningless)" if Q else ""))
+    w("Generated by `make bench` (bench/run.py) in %.0f s. Machine: %d CPUs, %s, kernel %s. "
+      "Everything on 127.0.0.1, one system at a time, 1 KiB messages, 4 partitions/streams/keys.\n"
+      % (time.time() - T_START, os.cpu_count(), cpu_model(), os.uname().release))
+    w("Durability: Magnetar `journalSyncData=true` (fdatasync before SEND_RECEIPT); Redis %s "
+      "`appendonly yes, appendfsync always`; NATS %s JetStream file storage, %s. "
+      "Magnetar load: raw-protocol client `mg_bench_load` (batches of %d messages per entry, 16 entries "
+      "in flight per partition, one connection); peers: `peer_bench` (plain C, RESP / NATS text "
+      "protocol, no batching exists in either protocol, 256 or 64 messages in flight per connection).\n"
+      % (tool_version(["redis-server", "--version"]), R.get("nats_version", ""), R.get("nats_sync", "n/a"), BATCH))
+    w("## Figures\n")
+    w("| workload | system | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms |")
+    w("|---|---|---:|---:|---:|---:|---:|")
+    rows = [("(a) max produce", "Magnetar, fsync before ack", "mg_durable", "pub"),
+            ("(a) max produce", "Magnetar, page cache (journalSyncData=false)", "mg_pagecache", "pub"),
+            ("(a) max produce", "Redis XADD, appendfsync always, 1 conn", "redis_1", "pub"),
+            ("(a) max produce", "Redis XADD, appendfsync always, 8 conns", "redis_8", "pub"),
+            ("(a) max produce", "NATS JetStream publish+ack, 1 conn", "nats_1", "pub"),
+            ("(a) max produce", "NATS JetStream publish+ack, 4 conns", "nats_4", "pub"),
+            ("(b) half rate, publish", "Magnetar (fsync)", "mg_lat", "pub"),
+            ("(b) half rate, end-to-end", "Magnetar (fsync)", "mg_lat", "e2e"),
+            ("(b) half rate, publish", "Redis (8 conns)", "redis_lat", "pub"),
+            ("(b) half rate, publish", "NATS (4 conns)", "nats_lat", "pub")]
+    for wl, sysname, key, kind in rows:
+        if key not in R:
+            continue
+        if kind == "pub":
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (wl, sysname, g(key, "msgs_per_s"), g(key, "MB_per_s", "%.1f"),
+                                                        g(key, "pub_p50_ms", "%.2f"), g(key, "pub_p99_ms", "%.2f"),
+                                                        g(key, "pub_p999_ms", "%.2f")))
+        else:
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (wl, sysname, g(key, "deliver_msgs_per_s"),
+                                                        g(key, "deliver_MB_per_s", "%.1f"), g(key, "e2e_p50_ms", "%.2f"),
+                                                        g(key, "e2e_p99_ms", "%.2f"), g(key, "e2e_p999_ms", "%.2f")))
+    if "mg_fanout" in R:
+        w("| (c) fan-out 1 -> 4 subscriptions, delivered | Magnetar (fsync) | %s | %s | %s | %s | %s |"
+          % (g("mg_fanout", "deliver_msgs_per_s"), g("mg_fanout", "deliver_MB_per_s", "%.1f"),
+             g("mg_fanout", "e2e_p50_ms", "%.2f"), g("mg_fanout", "e2e_p99_ms", "%.2f"), g("mg_fanout", "e2e_p999_ms", "%.2f")))
+    if "mg_catchup" in R:
+        w("| (d) catch-up read of %.2f GiB backlog | Magnetar | %s | %s | | | |"
+          % (N_CATCHUP * SIZE / 2**30, g("mg_catchup", "deliver_msgs_per_s"), g("mg_catchup", "deliver_MB_per_s", "%.1f")))
+    if "fio_MBps" in R:
+        w("| limit: fio seq write + fdatasync, bs=%d B | disk | | %.1f | %.3f | %.3f | %.3f |"
+          % (ENTRY_BYTES, fio, R["fio_sync_p50_ms"], fsync99, R["fio_sync_p999_ms"]))
+    if ip:
+        w("| limit: iperf3 loopback, 1 stream | network | | %.0f | | | |" % ip)
+    w("")
+    if "mg_idle" in R:
+        i = R["mg_idle"]
+        w("(e) %d idle topics with a producer each: broker RSS %d KB -> %d KB, **%.2f KB per topic** "
+          "(set-up %.2f s): %.2f KB anonymous memory + %.2f KB file-backed pages (LMDB map, binary) per "
+          "topic; %d open fds.\n" % (N_IDLE, i["rss_before_kb"], i["rss_after_kb"], kbt, i["setup_seconds"],
+                                      i["anon_kb_per_topic"], i["file_kb_per_topic"], i["open_fds"]))
+    if st:
+        w("(f) start-up to accepting connections (median of %d): first start %.1f ms, restart on the same data "
+          "dir %.1f ms; idle RSS %.1f MB; HexaBuilders manifest applied: %s.\n"
+          % (3 if Q else 7, st["first_ms"], st["restart_ms"], st["idle_rss_kb"] / 1024, "yes" if st["manifest"] else "no"))
+    if "mg_instr" in R:
+        gi = R["mg_instr"]
+        w("(g) CPU cost (callgrind, broker process, all threads; run of %d msgs minus an idle run): "
+          "**%.0f instructions per message**, %.0f per entry of %d messages. "
+          "(`perf stat -e instructions` reports `<not supported>` in this VM.) Top functions: "
+          "`raw/callgrind.magnetar.txt`.\n" % (gi["messages"], gi["per_msg"], gi["per_entry"], BATCH))
+    w("## Ratios and targets\n")
+    w("| target | measured | ratio | status |")
+    w("|---|---|---:|---|")
+    w("| (a) durable Magnetar >= 2x Redis Streams (best of 1/8 conns) | %s vs %s msgs/s | %s | %s |"
+      % (g("mg_durable", "msgs_per_s"), "%.0f" % rbest if rbest else "n/a", ratio(mgd, rbest),
+         verdict(None if not (mgd and rbest) else mgd >= 2 * rbest)))
+    w("| (a) durable Magnetar >= 70%% of fio fdatasync bandwidth | %s vs %s MB/s | %s | %s |"
+      % (g("mg_durable", "MB_per_s", "%.1f"), "%.1f" % fio if fio else "n/a", ratio(mgd_mb, fio),
+         verdict(None if not (mgd_mb and fio) else mgd_mb >= 0.7 * fio)))
+    w("| (a) page-cache Magnetar >= 2x NATS JetStream (best of 1/4 conns) | %s vs %s msgs/s | %s | %s |"
+      % (g("mg_pagecache", "msgs_per_s"), "%.0f" % nbest if nbest else "n/a", ratio(mgp, nbest),
+         verdict(None if not (mgp and nbest) else mgp >= 2 * nbest)))
+    w("| (b) p99 publish <= fio fdatasync p99 + 0.5 ms | %s ms vs %s ms | %s | %s |"
+      % (g("mg_lat", "pub_p99_ms", "%.2f"), "%.2f" % (fsync99 + 0.5) if fsync99 else "n/a",
+         ratio(p99, fsync99 + 0.5 if fsync99 else None), verdict(None if not (p99 and fsync99) else p99 <= fsync99 + 0.5)))
+    w("| (c) fan-out dispatch >= 50%% of iperf3 loopback | %s vs %s MB/s | %s | %s |"
+      % (g("mg_fanout", "deliver_MB_per_s", "%.1f"), "%.0f" % ip if ip else "n/a", ratio(fan, ip),
+         verdict(None if not (fan and ip) else fan >= 0.5 * ip)))
+    w("| (e) <= 4 KB RSS per idle topic | %s KB | | %s |" % (g("mg_idle", "kb_per_topic", "%.2f"),
+                                                           verdict(None if kbt is None else kbt <= 4)))
+    if st:
+        w("| (f) start <= 50 ms | %.1f ms (first), %.1f ms (restart) | | %s |"
+          % (st["first_ms"], st["restart_ms"], verdict(max(st["first_ms"], st["restart_ms"]) <= 50)))
+        w("| (f) idle RSS <= 16 MB | %.1f MB | | %s |" % (st["idle_rss_kb"] / 1024, verdict(st["idle_rss_kb"] <= 16384)))
+    w("")
+    for p in pngs:
+        w("![%s](%s)\n" % (p, p))
+    if NOTES:
+        w("## Notes\n")
+        for n in NOTES:
+            w("- " + n)
+        w("")
+    w("Raw outputs (command lines, per-100 ms series, percentile tables): `raw/`.\n")
+    path = os.path.join(args.out, "%s-%s.md" % (STAMP, HOST))
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+    with open(os.path.join(RAW, "figures.json"), "w") as f:
+        json.dump(R, f, indent=1)
+    log("wrote", path)
+    return path
+
+
+def cpu_model():
+    try:
+        for l in open("/proc/cpuinfo"):
+            if l.startswith("model name"):
+                return l.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def tool_version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        m = re.search(r"v=(\S+)", out) or re.search(r"(\d+\.\d+\.\d+)", out)
+        return m.group(1) if m else ""
+    except OSError:
+        return ""
+
+
+try:
+    section("limits", limits)
+    section("(a) Magnetar", magnetar_a)
+    section("(b) Magnetar", magnetar_b)
+    section("(c) Magnetar", magnetar_c)
+    section("(d) Magnetar", magnetar_d)
+    section("(e) Magnetar", magnetar_e)
+    section("(f) Magnetar", magnetar_f)
+    section("(g) Magnetar", magnetar_g)
+    section("Redis", redis_all)
+    section("NATS", nats_all)
+    NOTES.append("Not run against the peers: (c) fan-out, (d) catch-up, (e) idle topics, (f) start-up, (g) "
+                 "instructions/message: only Magnetar's figures, compared with the limits and targets.")
+    report(plots())
+finally:
+    shutil.rmtree(WORK, ignore_errors=True)
+fails = [n for n in NOTES if ": failed:" in n]
+if fails:
+    print("\n".join(fails), file=sys.stderr)
+    sys.exit(1)
