@@ -281,6 +281,161 @@ mg_result mg_reader_seek(mg_reader_t *r, const mg_message_id_t *id);
 mg_result mg_reader_seek_time(mg_reader_t *r, uint64_t publish_time_ms);
 mg_result mg_reader_close(mg_reader_t *r);
 
+/* ==== Schemas =================================================================================
+ * A schema declared on a producer is registered with the broker's schema registry in PRODUCER
+ * (the broker answers with the registered version, or refuses with MG_ERR_INCOMPATIBLE_SCHEMA);
+ * a consumer's or reader's schema is checked in SUBSCRIBE. Payloads stay bytes: these helpers
+ * encode and decode them the way Pulsar's clients do, nothing is converted behind your back.
+ *
+ * Ownership: a producer/consumer/reader copies the schema it is given; free yours with
+ * mg_schema_free whenever you like. A schema not being modified may be shared by threads.
+ */
+typedef struct mg_schema mg_schema_t;
+struct avro_value; /* avro-c's avro_value_t (include <avro.h> to use the Avro helpers) */
+
+/* Pulsar's Schema.Type numbers, as they travel in the protocol. */
+typedef enum mg_schema_type {
+    MG_SCHEMA_BYTES = 0, /* "None": raw bytes; a producer with it sends no schema, as Pulsar's */
+    MG_SCHEMA_STRING = 1,
+    MG_SCHEMA_JSON = 2,
+    MG_SCHEMA_PROTOBUF = 3,
+    MG_SCHEMA_AVRO = 4,
+    MG_SCHEMA_BOOL = 5,
+    MG_SCHEMA_INT8 = 6,
+    MG_SCHEMA_INT16 = 7,
+    MG_SCHEMA_INT32 = 8,
+    MG_SCHEMA_INT64 = 9,
+    MG_SCHEMA_FLOAT = 10,
+    MG_SCHEMA_DOUBLE = 11,
+    MG_SCHEMA_DATE = 12,
+    MG_SCHEMA_TIME = 13,
+    MG_SCHEMA_TIMESTAMP = 14,
+    MG_SCHEMA_KEY_VALUE = 15,
+    MG_SCHEMA_INSTANT = 16,
+    MG_SCHEMA_LOCAL_DATE = 17,
+    MG_SCHEMA_LOCAL_TIME = 18,
+    MG_SCHEMA_LOCAL_DATE_TIME = 19,
+    MG_SCHEMA_PROTOBUF_NATIVE = 20
+} mg_schema_type;
+
+/* Constructors. *out is a new schema to free with mg_schema_free.
+ * avro / json: the definition is an Avro schema in JSON form (what Pulsar's clients send for
+ *   both); avro is checked locally with avro-c (MG_ERR_INVALID_ARG when it does not parse).
+ *   A JSON-schema payload is the JSON text itself; there are no JSON helpers beyond this.
+ * primitive: STRING, BOOL, INT8..INT64, FLOAT, DOUBLE, DATE..LOCAL_DATE_TIME, BYTES (empty data).
+ * create: any type with raw schema data (PROTOBUF, PROTOBUF_NATIVE, KEY_VALUE...), copied.
+ * The schema name defaults to the type's name ("AVRO", "JSON", "STRING"...), as the official
+ * Python/C++ clients send it; the broker does not use it. */
+mg_result mg_schema_avro(const char *json, mg_schema_t **out);
+mg_result mg_schema_json(const char *json, mg_schema_t **out);
+mg_result mg_schema_primitive(mg_schema_type type, mg_schema_t **out);
+mg_result mg_schema_create(mg_schema_type type, const void *data, size_t len, mg_schema_t **out);
+void mg_schema_free(mg_schema_t *s);
+/* Name and properties (Schema.name / Schema.properties on the wire); copied. */
+mg_result mg_schema_set_name(mg_schema_t *s, const char *name);
+mg_result mg_schema_set_property(mg_schema_t *s, const char *name, const char *value);
+mg_schema_type mg_schema_get_type(const mg_schema_t *s);
+const char *mg_schema_get_name(const mg_schema_t *s);
+/* Schema data (the Avro JSON for AVRO/JSON; empty for primitives), borrowed. */
+const void *mg_schema_get_data(const mg_schema_t *s, size_t *len);
+const char *mg_schema_get_property(const mg_schema_t *s, const char *name); /* NULL when none */
+
+/* Create a producer / consumer / reader that declares a schema (schema may be NULL: none).
+ * Same as mg_producer_create, mg_consumer_subscribe, mg_reader_create otherwise. A refused
+ * schema gives MG_ERR_INCOMPATIBLE_SCHEMA and mg_last_error_message() holds the broker's reason.
+ * Partitioned topics: every partition declares it (they share one schema history). */
+mg_result mg_producer_create_with_schema(mg_client_t *c, const char *topic,
+                                         const mg_producer_conf_t *conf, const mg_schema_t *schema,
+                                         mg_producer_t **out);
+mg_result mg_consumer_subscribe_with_schema(mg_client_t *c, const char *topic,
+                                            const char *subscription,
+                                            const mg_consumer_conf_t *conf,
+                                            const mg_schema_t *schema, mg_consumer_t **out);
+mg_result mg_reader_create_with_schema(mg_client_t *c, const char *topic,
+                                       const mg_message_id_t *start, const mg_reader_conf_t *conf,
+                                       const mg_schema_t *schema, mg_reader_t **out);
+
+/* The version the broker registered the producer's schema as (PRODUCER_SUCCESS.schema_version,
+ * 8-byte big-endian), or -1 when the producer has no schema. Every message the producer sends
+ * carries it in its metadata. */
+int64_t mg_producer_schema_version(const mg_producer_t *p);
+/* A received message's schema version, or -1 when it has none (or not 8 bytes long). */
+int64_t mg_message_schema_version(const mg_message_t *m);
+/* The raw schema_version bytes of a received message (NULL, *len 0 when none). */
+const void *mg_message_schema_version_bytes(const mg_message_t *m, size_t *len);
+/* Fetch a topic's schema (GET_SCHEMA): version -1 for the latest. MG_ERR_TOPIC_NOT_FOUND when
+ * the topic has no schema (or not that version). *out: free with mg_schema_free. */
+mg_result mg_client_get_schema(mg_client_t *c, const char *topic, int64_t version,
+                               mg_schema_t **out);
+
+/* The broker's error text for the last call on this thread that failed with a broker error
+ * (e.g. the IncompatibleSchema reason), "" when that call got none. Thread-local; valid until
+ * the next mg_ call on the same thread. Never NULL. */
+const char *mg_last_error_message(void);
+
+/* ---- primitive values, encoded exactly as Pulsar's schemas do ----
+ * STRING: UTF-8 bytes, no terminator. BOOL: 1 byte, 1/0 (any non-zero reads as true).
+ * INT8: 1 byte; INT16/INT32/INT64: 2/4/8 bytes big-endian two's complement.
+ * FLOAT/DOUBLE: IEEE 754 bits, 4/8 bytes big-endian (FLOAT keeps NaN payloads as Java's
+ * floatToRawIntBits; DOUBLE writes every NaN as 0x7ff8000000000000, as doubleToLongBits).
+ * mg_encode_*: write into out (which holds the type's size), return the number of bytes.
+ * mg_decode_*: MG_ERR_INVALID_ARG when len is not the type's size (Pulsar refuses those). */
+size_t mg_encode_bool(bool v, uint8_t out[1]);
+size_t mg_encode_int8(int8_t v, uint8_t out[1]);
+size_t mg_encode_int16(int16_t v, uint8_t out[2]);
+size_t mg_encode_int32(int32_t v, uint8_t out[4]);
+size_t mg_encode_int64(int64_t v, uint8_t out[8]);
+size_t mg_encode_float(float v, uint8_t out[4]);
+size_t mg_encode_double(double v, uint8_t out[8]);
+mg_result mg_decode_bool(const void *p, size_t len, bool *v);
+mg_result mg_decode_int8(const void *p, size_t len, int8_t *v);
+mg_result mg_decode_int16(const void *p, size_t len, int16_t *v);
+mg_result mg_decode_int32(const void *p, size_t len, int32_t *v);
+mg_result mg_decode_int64(const void *p, size_t len, int64_t *v);
+mg_result mg_decode_float(const void *p, size_t len, float *v);
+mg_result mg_decode_double(const void *p, size_t len, double *v);
+/* New messages holding one encoded value (NULL when out of memory). */
+mg_message_t *mg_message_new_string(const char *s);
+mg_message_t *mg_message_new_bool(bool v);
+mg_message_t *mg_message_new_int8(int8_t v);
+mg_message_t *mg_message_new_int16(int16_t v);
+mg_message_t *mg_message_new_int32(int32_t v);
+mg_message_t *mg_message_new_int64(int64_t v);
+mg_message_t *mg_message_new_float(float v);
+mg_message_t *mg_message_new_double(double v);
+/* Typed accessors of a message's payload (MG_ERR_INVALID_ARG on a size mismatch).
+ * get_string: *out is a malloc'ed NUL-terminated copy (free with free()); the payload must
+ * not contain NUL bytes. */
+mg_result mg_message_get_string(const mg_message_t *m, char **out);
+mg_result mg_message_get_bool(const mg_message_t *m, bool *v);
+mg_result mg_message_get_int8(const mg_message_t *m, int8_t *v);
+mg_result mg_message_get_int16(const mg_message_t *m, int16_t *v);
+mg_result mg_message_get_int32(const mg_message_t *m, int32_t *v);
+mg_result mg_message_get_int64(const mg_message_t *m, int64_t *v);
+mg_result mg_message_get_float(const mg_message_t *m, float *v);
+mg_result mg_message_get_double(const mg_message_t *m, double *v);
+
+/* ---- Avro (thin helpers over avro-c; include <avro.h> first) ----
+ * Payloads are Avro binary encoding of one datum (no container header), as Pulsar's AVRO schema.
+ * value_new: a fresh generic value of an AVRO/JSON schema to fill with avro-c's setters
+ *   (avro_value_get_by_name, avro_value_set_string...); release with avro_value_decref.
+ * encode: *out is malloc'ed (free with free()).
+ * decode: read data written with `writer` into a new generic value *out (release with
+ *   avro_value_decref). With reader non-NULL the datum is resolved into the reader schema by
+ *   avro-c's resolver (writer fields the reader lacks are skipped; note avro-c does not fill
+ *   reader fields missing from the writer from their defaults: that fails with
+ *   MG_ERR_INVALID_ARG). Get the writer schema of an older message with mg_client_get_schema
+ *   and mg_message_schema_version. Errors: MG_ERR_INVALID_ARG (bad schema or datum; avro-c's
+ *   avro_strerror() says why), MG_ERR_NO_MEMORY. */
+mg_result mg_avro_value_new(const mg_schema_t *s, struct avro_value *out);
+mg_result mg_avro_encode(const struct avro_value *v, uint8_t **out, size_t *len);
+mg_result mg_avro_decode(const mg_schema_t *writer, const mg_schema_t *reader, const void *data,
+                         size_t len, struct avro_value *out);
+/* Convenience: a new message with the encoded value / decode a message's payload. */
+mg_result mg_message_new_avro(const struct avro_value *v, mg_message_t **out);
+mg_result mg_message_get_avro(const mg_message_t *m, const mg_schema_t *writer,
+                              const mg_schema_t *reader, struct avro_value *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -103,6 +103,13 @@ int message_fill_from_meta(mg_message_t *m, const pb_meta_t *md)
         m->seq = (int64_t)md->sequence_id;
         m->has_seq = true;
     }
+    if (md->has_schema_version && md->schema_version.len && !m->schema_ver) {
+        rc |= !(m->schema_ver = mg_malloc(md->schema_version.len));
+        if (m->schema_ver) {
+            memcpy(m->schema_ver, md->schema_version.data, md->schema_version.len);
+            m->schema_ver_len = md->schema_version.len;
+        }
+    }
     if (md->num_messages_in_batch <= 1 || !md->has_num_messages_in_batch) {
         rc |= set_props(m, md->properties, md->n_properties);
         if (md->partition_key) rc |= mg_message_set_key(m, md->partition_key);

@@ -211,6 +211,7 @@ static void set_request_id(pb_cmd_t *cmd, uint64_t id)
     case PULSAR__PROTO__BASE_COMMAND__TYPE__SEEK: cmd->seek->request_id = id; break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_LAST_MESSAGE_ID: cmd->getlastmessageid->request_id = id; break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_TOPICS_OF_NAMESPACE: cmd->gettopicsofnamespace->request_id = id; break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_SCHEMA: cmd->getschema->request_id = id; break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__ACK:
         cmd->ack->has_request_id = 1;
         cmd->ack->request_id = id;
@@ -341,6 +342,16 @@ static void handle_frame_locked(conn_t *c, frame_t *f)
         if (cmd->producer_success && (!cmd->producer_success->has_producer_ready ||
                                       cmd->producer_success->producer_ready))
             complete_req_locked(c, cmd->producer_success->request_id, f, MG_OK, NULL);
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_SCHEMA_RESPONSE:
+        if (cmd->getschemaresponse) {
+            Pulsar__Proto__CommandGetSchemaResponse *g = cmd->getschemaresponse;
+            if (g->has_error_code)
+                complete_req_locked(c, g->request_id, NULL, server_error_result(g->error_code),
+                                    g->error_message);
+            else
+                complete_req_locked(c, g->request_id, f, MG_OK, NULL);
+        }
         break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__LOOKUP_RESPONSE:
         if (cmd->lookuptopicresponse)

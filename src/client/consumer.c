@@ -108,6 +108,7 @@ static void consumer_free(struct mg_consumer *c)
     mg_free((char *)c->conf.retry_letter_topic);
     mg_free(c->dlq_topic);
     mg_free(c->retry_topic);
+    mg_schema_free(c->schema);
     mg_free(c);
 }
 
@@ -245,6 +246,7 @@ mg_result consumer_connect_locked(struct mg_consumer *c)
 {
     struct mg_client *cl = c->cl;
     conn_t *conn;
+    client_set_error(NULL);
     mg_result r = cl_lookup_locked(cl, c->topic, &conn);
     if (r) return r;
     if (c->state == H_CLOSING || c->state == H_CLOSED) return MG_ERR_ALREADY_CLOSED;
@@ -252,8 +254,14 @@ mg_result consumer_connect_locked(struct mg_consumer *c)
     Pulsar__Proto__CommandSubscribe s = PULSAR__PROTO__COMMAND_SUBSCRIBE__INIT;
     Pulsar__Proto__MessageIdData start = PULSAR__PROTO__MESSAGE_ID_DATA__INIT;
     Pulsar__Proto__KeySharedMeta ks = PULSAR__PROTO__KEY_SHARED_META__INIT;
+    Pulsar__Proto__Schema sch = PULSAR__PROTO__SCHEMA__INIT;
+    Pulsar__Proto__KeyValue skv[32], *skvp[32];
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SUBSCRIBE;
     cmd.subscribe = &s;
+    if (c->schema && c->schema->type != MG_SCHEMA_BYTES) {
+        schema_to_proto(c->schema, &sch, skv, skvp, 32);
+        s.schema = &sch;
+    }
     s.topic = c->topic;
     s.subscription = c->sub;
     s.subtype = (Pulsar__Proto__CommandSubscribe__SubType)c->conf.type;
@@ -285,6 +293,7 @@ mg_result consumer_connect_locked(struct mg_consumer *c)
     if (rq.resp) pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
     if (r) {
         log_debug("client: SUBSCRIBE %s/%s failed: %s %s", c->topic, c->sub, mg_strerror(r), rq.errmsg);
+        client_set_error(rq.errmsg);
         return r;
     }
     if (conn->state != CONN_READY) return MG_ERR_CONNECT;

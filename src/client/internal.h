@@ -57,6 +57,18 @@ struct mg_message {
     batch_acks_t *backs;
     uint64_t *chunk_entries; /* (ledger, entry) pairs of every chunk, for acks */
     size_t n_chunks;
+    uint8_t *schema_ver; /* MessageMetadata.schema_version, NULL when none */
+    size_t schema_ver_len;
+};
+
+/* ---- schemas (schema.c) ---------------------------------------------------------------------- */
+struct mg_schema {
+    int type;      /* Pulsar Schema.Type */
+    char *name;
+    uint8_t *data; /* never NULL (1 byte when len == 0) */
+    size_t len;
+    char **props;  /* name, value, ... */
+    size_t nprops;
 };
 
 /* ---- connections ----------------------------------------------------------------------------- */
@@ -158,6 +170,9 @@ struct mg_producer {
     bool epoch_closed;
     uint32_t max_msg;    /* the broker's max message size, from the last connection */
     uint64_t rr_start;
+    mg_schema_t *schema;   /* own copy, NULL when none */
+    uint8_t *schema_ver;   /* PRODUCER_SUCCESS.schema_version; put in every SEND's metadata */
+    size_t schema_ver_len;
 };
 
 /* ---- consumer ------------------------------------------------------------------------------- */
@@ -235,6 +250,7 @@ struct mg_consumer {
     bool reconnect_now;
     bool seek_pending;   /* the broker's CLOSE_CONSUMER comes from our SEEK */
     bool is_retry_leaf;  /* subscribed to the retry-letter topic */
+    mg_schema_t *schema; /* root: own copy, sent by every leaf in SUBSCRIBE; NULL when none */
 };
 
 
@@ -359,5 +375,16 @@ mg_message_id_t *msgid_new(const struct mg_message_id *id);
 batch_acks_t *batch_acks_new(int n);
 void batch_acks_unref(batch_acks_t *b);
 mg_message_t *message_clone(const mg_message_t *m);
+
+/* ---- schema.c ---------------------------------------------------------------------------- */
+mg_schema_t *schema_dup(const mg_schema_t *s); /* NULL for NULL or out of memory */
+/* Fill a protocol Schema from s; kv/kvp hold up to max properties (borrowed pointers). */
+void schema_to_proto(const mg_schema_t *s, Pulsar__Proto__Schema *pb, Pulsar__Proto__KeyValue *kv,
+                     Pulsar__Proto__KeyValue **kvp, size_t max);
+/* Remember the broker's error text for mg_last_error_message() (msg may be NULL: clears). */
+void client_set_error(const char *msg);
+mg_result producer_create_schema_locked(struct mg_client *cl, const char *topic,
+                                        const mg_producer_conf_t *conf, const mg_schema_t *schema,
+                                        struct mg_producer **out);
 
 #endif

@@ -171,6 +171,7 @@ void mg_message_free(mg_message_t *m)
     mg_free(m->topic);
     mg_free(m->producer_name);
     mg_free(m->chunk_entries);
+    mg_free(m->schema_ver);
     batch_acks_unref(m->backs);
     message_unref_consumer(m);
     mg_free(m);
@@ -207,6 +208,10 @@ mg_message_t *message_clone(const mg_message_t *m)
     c->id = m->id;
     c->topic = dup_or_null(m->topic);
     c->producer_name = dup_or_null(m->producer_name);
+    if (m->schema_ver_len && (c->schema_ver = mg_malloc(m->schema_ver_len))) {
+        memcpy(c->schema_ver, m->schema_ver, m->schema_ver_len);
+        c->schema_ver_len = m->schema_ver_len;
+    }
     return c;
 }
 

@@ -50,6 +50,8 @@ static void producer_free(struct mg_producer *p)
     mg_free(p->children);
     mg_free(p->topic);
     mg_free(p->name);
+    mg_schema_free(p->schema);
+    mg_free(p->schema_ver);
     mg_free(p);
 }
 
@@ -181,6 +183,11 @@ static void meta_common(struct mg_producer *p, pb_meta_t *md, int64_t seq)
     md->producer_name = p->name ? p->name : "";
     md->sequence_id = (uint64_t)seq;
     md->publish_time = mg_now_ms();
+    if (p->schema_ver) {
+        md->has_schema_version = 1;
+        md->schema_version.data = p->schema_ver;
+        md->schema_version.len = p->schema_ver_len;
+    }
     if (p->conf.compression != MG_COMPRESSION_NONE) {
         md->has_compression = 1;
         md->compression = (Pulsar__Proto__CompressionType)p->conf.compression;
@@ -483,11 +490,19 @@ mg_result producer_connect_locked(struct mg_producer *p)
 {
     struct mg_client *cl = p->cl;
     conn_t *c;
+    client_set_error(NULL);
     mg_result r = cl_lookup_locked(cl, p->topic, &c);
     if (r) return r;
     if (p->state == H_CLOSING || p->state == H_CLOSED) return MG_ERR_ALREADY_CLOSED;
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandProducer pc = PULSAR__PROTO__COMMAND_PRODUCER__INIT;
+    Pulsar__Proto__Schema sch = PULSAR__PROTO__SCHEMA__INIT;
+    Pulsar__Proto__KeyValue skv[32], *skvp[32];
+    /* BYTES travels as no schema at all, as the official clients do */
+    if (p->schema && p->schema->type != MG_SCHEMA_BYTES) {
+        schema_to_proto(p->schema, &sch, skv, skvp, 32);
+        pc.schema = &sch;
+    }
     Pulsar__Proto__KeyValue kvs[32], *kvp[32];
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PRODUCER;
     cmd.producer = &pc;
@@ -509,6 +524,7 @@ mg_result producer_connect_locked(struct mg_producer *p)
     r = conn_rpc_locked(c, &cmd, &rq, cl->conf.operation_timeout_ms);
     if (r) {
         log_debug("client: PRODUCER %s failed: %s %s", p->topic, mg_strerror(r), rq.errmsg);
+        client_set_error(rq.errmsg);
         return r;
     }
     Pulsar__Proto__CommandProducerSuccess *ps = rq.resp->producer_success;
@@ -518,6 +534,15 @@ mg_result producer_connect_locked(struct mg_producer *p)
     }
     if (!p->name && ps->producer_name) p->name = mg_strdup(ps->producer_name);
     int64_t broker_last = ps->has_last_sequence_id ? ps->last_sequence_id : -1;
+    if (ps->has_schema_version && ps->schema_version.len) {
+        uint8_t *sv = mg_malloc(ps->schema_version.len);
+        if (sv) {
+            memcpy(sv, ps->schema_version.data, ps->schema_version.len);
+            mg_free(p->schema_ver);
+            p->schema_ver = sv;
+            p->schema_ver_len = ps->schema_version.len;
+        }
+    }
     pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
     if (!p->name) return MG_ERR_NO_MEMORY;
     if (p->state == H_CONNECTING && p->conf.initial_sequence_id < 0 && broker_last >= 0 &&
@@ -632,10 +657,15 @@ void producer_destroy_locked(struct mg_producer *p)
 }
 
 static mg_result create_leaf_locked(struct mg_client *cl, const char *topic, int partition,
-                                    const mg_producer_conf_t *conf, struct mg_producer **out)
+                                    const mg_producer_conf_t *conf, const mg_schema_t *schema,
+                                    struct mg_producer **out)
 {
     struct mg_producer *p = producer_alloc(cl, topic, conf);
     if (!p) return MG_ERR_NO_MEMORY;
+    if (schema && !(p->schema = schema_dup(schema))) {
+        producer_free(p);
+        return MG_ERR_NO_MEMORY;
+    }
     p->partition = partition;
     p->id = cl->next_producer_id++;
     p->state = H_CONNECTING;
@@ -653,10 +683,17 @@ static mg_result create_leaf_locked(struct mg_client *cl, const char *topic, int
 mg_result producer_create_locked(struct mg_client *cl, const char *topic,
                                  const mg_producer_conf_t *conf, struct mg_producer **out)
 {
+    return producer_create_schema_locked(cl, topic, conf, NULL, out);
+}
+
+mg_result producer_create_schema_locked(struct mg_client *cl, const char *topic,
+                                        const mg_producer_conf_t *conf, const mg_schema_t *schema,
+                                        struct mg_producer **out)
+{
     int n = 0;
     mg_result r = cl_partitions_locked(cl, topic, &n);
     if (r) return r;
-    if (n <= 0) return create_leaf_locked(cl, topic, -1, conf, out);
+    if (n <= 0) return create_leaf_locked(cl, topic, -1, conf, schema, out);
     struct mg_producer *p = producer_alloc(cl, topic, conf);
     if (!p || !(p->children = mg_calloc((size_t)n, sizeof *p->children))) {
         if (p) producer_free(p);
@@ -666,7 +703,7 @@ mg_result producer_create_locked(struct mg_client *cl, const char *topic,
     for (int i = 0; i < n; i++) {
         char pt[2100];
         snprintf(pt, sizeof pt, "%s-partition-%d", topic, i);
-        r = create_leaf_locked(cl, pt, i, conf, &p->children[i]);
+        r = create_leaf_locked(cl, pt, i, conf, schema, &p->children[i]);
         if (r) break;
         p->children[i]->parent = p;
         p->nchildren++;
@@ -690,6 +727,13 @@ mg_result producer_create_locked(struct mg_client *cl, const char *topic,
 mg_result mg_producer_create(mg_client_t *cl, const char *topic, const mg_producer_conf_t *conf,
                              mg_producer_t **out)
 {
+    return mg_producer_create_with_schema(cl, topic, conf, NULL, out);
+}
+
+mg_result mg_producer_create_with_schema(mg_client_t *cl, const char *topic,
+                                         const mg_producer_conf_t *conf, const mg_schema_t *schema,
+                                         mg_producer_t **out)
+{
     if (!cl || !out) return MG_ERR_INVALID_ARG;
     *out = NULL;
     mg_producer_conf_t def;
@@ -703,7 +747,8 @@ mg_result mg_producer_create(mg_client_t *cl, const char *topic, const mg_produc
     mg_result r = cl_topic_full(topic, full, sizeof full);
     if (r) return r;
     pthread_mutex_lock(&cl->lock);
-    r = cl->stopping ? MG_ERR_ALREADY_CLOSED : producer_create_locked(cl, full, conf, out);
+    r = cl->stopping ? MG_ERR_ALREADY_CLOSED
+                     : producer_create_schema_locked(cl, full, conf, schema, out);
     pthread_mutex_unlock(&cl->lock);
     return r;
 }

@@ -39,6 +39,10 @@ mg_result consumer_create_leaf_locked(struct mg_client *cl, struct mg_consumer *
                  strcmp(root->topic, topic))) {
         c = consumer_alloc(cl, topic, root->sub, &root->conf);
         if (!c) return MG_ERR_NO_MEMORY;
+        if (root->schema && !(c->schema = schema_dup(root->schema))) {
+            consumer_unref(c);
+            return MG_ERR_NO_MEMORY;
+        }
         c->durable = root->durable;
         c->has_start = root->has_start;
         c->start_ledger = root->start_ledger;
@@ -163,6 +167,10 @@ static mg_result add_topic_locked(struct mg_client *cl, struct mg_consumer *root
         /* a child even for a single non-partitioned topic */
         struct mg_consumer *c = consumer_alloc(cl, full, root->sub, &root->conf);
         if (!c) return MG_ERR_NO_MEMORY;
+        if (root->schema && !(c->schema = schema_dup(root->schema))) {
+            consumer_unref(c);
+            return MG_ERR_NO_MEMORY;
+        }
         c->durable = root->durable;
         c->partition = part;
         c->id = cl->next_consumer_id++;
@@ -184,6 +192,10 @@ static mg_result add_topic_locked(struct mg_client *cl, struct mg_consumer *root
         snprintf(pt, sizeof pt, "%s-partition-%d", full, i);
         struct mg_consumer *c = consumer_alloc(cl, pt, root->sub, &root->conf);
         if (!c) return MG_ERR_NO_MEMORY;
+        if (root->schema && !(c->schema = schema_dup(root->schema))) {
+            consumer_unref(c);
+            return MG_ERR_NO_MEMORY;
+        }
         c->durable = root->durable;
         c->partition = i;
         c->id = cl->next_consumer_id++;
@@ -218,7 +230,7 @@ static void dlq_names(struct mg_consumer *root, const char *base)
 
 static mg_result subscribe_common(mg_client_t *cl, const char *const *topics, size_t n,
                                   const char *pattern, const char *sub, const mg_consumer_conf_t *conf,
-                                  mg_consumer_t **out)
+                                  const mg_schema_t *schema, mg_consumer_t **out)
 {
     if (!cl || !out || !sub || !*sub) return MG_ERR_INVALID_ARG;
     *out = NULL;
@@ -250,6 +262,11 @@ static mg_result subscribe_common(mg_client_t *cl, const char *const *topics, si
     struct mg_consumer *root = NULL;
     if (cl->stopping) r = MG_ERR_ALREADY_CLOSED;
     else if (!(root = consumer_alloc(cl, pattern ? pattern : fulls[0], sub, conf))) r = MG_ERR_NO_MEMORY;
+    else if (schema && !(root->schema = schema_dup(schema))) {
+        consumer_unref(root);
+        root = NULL;
+        r = MG_ERR_NO_MEMORY;
+    }
     if (!r) {
         dlq_names(root, pattern ? "dlq" : fulls[0]);
         root->state = H_CONNECTING;
@@ -302,21 +319,30 @@ mg_result mg_consumer_subscribe(mg_client_t *cl, const char *topic, const char *
 {
     if (!topic) return MG_ERR_INVALID_TOPIC;
     const char *t[1] = {topic};
-    return subscribe_common(cl, t, 1, NULL, sub, conf, out);
+    return subscribe_common(cl, t, 1, NULL, sub, conf, NULL, out);
+}
+
+mg_result mg_consumer_subscribe_with_schema(mg_client_t *cl, const char *topic, const char *sub,
+                                            const mg_consumer_conf_t *conf,
+                                            const mg_schema_t *schema, mg_consumer_t **out)
+{
+    if (!topic) return MG_ERR_INVALID_TOPIC;
+    const char *t[1] = {topic};
+    return subscribe_common(cl, t, 1, NULL, sub, conf, schema, out);
 }
 
 mg_result mg_consumer_subscribe_multi(mg_client_t *cl, const char *const *topics, size_t n,
                                       const char *sub, const mg_consumer_conf_t *conf, mg_consumer_t **out)
 {
     if (!topics || !n) return MG_ERR_INVALID_ARG;
-    return subscribe_common(cl, topics, n, NULL, sub, conf, out);
+    return subscribe_common(cl, topics, n, NULL, sub, conf, NULL, out);
 }
 
 mg_result mg_consumer_subscribe_pattern(mg_client_t *cl, const char *pattern, const char *sub,
                                         const mg_consumer_conf_t *conf, mg_consumer_t **out)
 {
     if (!pattern) return MG_ERR_INVALID_TOPIC;
-    return subscribe_common(cl, NULL, 0, pattern, sub, conf, out);
+    return subscribe_common(cl, NULL, 0, pattern, sub, conf, NULL, out);
 }
 
 /* Find topics of the pattern's namespace that match and are not subscribed yet. */
@@ -657,6 +683,13 @@ void mg_reader_conf_init(mg_reader_conf_t *c)
 mg_result mg_reader_create(mg_client_t *cl, const char *topic, const mg_message_id_t *start,
                            const mg_reader_conf_t *conf, mg_reader_t **out)
 {
+    return mg_reader_create_with_schema(cl, topic, start, conf, NULL, out);
+}
+
+mg_result mg_reader_create_with_schema(mg_client_t *cl, const char *topic,
+                                       const mg_message_id_t *start, const mg_reader_conf_t *conf,
+                                       const mg_schema_t *schema, mg_reader_t **out)
+{
     if (!cl || !out || !start) return MG_ERR_INVALID_ARG;
     *out = NULL;
     mg_reader_conf_t def;
@@ -677,6 +710,10 @@ mg_result mg_reader_create(mg_client_t *cl, const char *topic, const mg_message_
     snprintf(sub, sizeof sub, "reader-%s", rn);
     pthread_mutex_lock(&cl->lock);
     struct mg_consumer *c = cl->stopping ? NULL : consumer_alloc(cl, full, sub, &cc);
+    if (c && schema && !(c->schema = schema_dup(schema))) {
+        consumer_unref(c);
+        c = NULL;
+    }
     if (!c) r = cl->stopping ? MG_ERR_ALREADY_CLOSED : MG_ERR_NO_MEMORY;
     else {
         int parts = 0;
