@@ -131,10 +131,19 @@ typedef struct dedup_state {
     int64_t persisted;
 } dedup_state_t;
 
+/* A topic's parsed name, kept compactly: the strings share one allocation (an embedded
+ * mg_topic_name_t would cost ~5.6 KB per topic). Field names match mg_topic_name_t's. */
+typedef struct topic_ident {
+    bool persistent;
+    int partition;
+    const char *tenant, *ns, *local, *full, *base;
+    char *mem;
+} topic_ident_t;
+
 struct topic {
     broker_t *b;
     char *name;               /* canonical full name (a partition for partitioned topics) */
-    mg_topic_name_t tn;
+    topic_ident_t tn;
     mg_log_t *log;
     mg_map_t producers;       /* name -> producer_t* */
     mg_map_t subs;            /* name -> subscription_t* */
@@ -166,6 +175,7 @@ struct conn {
     bool connected;           /* CONNECT received */
     bool closing;
     bool want_write;
+    bool output_blocked;       /* a consumer was skipped because the output was full */
     bool read_paused;         /* back-pressure: too many pending publishes */
     int protocol_version;
     char *client_version;
@@ -232,6 +242,8 @@ conn_t *conn_find(broker_t *b, uint64_t id); /* NULL once closed */
 topic_t *topic_get(broker_t *b, const char *name, bool create, int *err_code, char *err,
                    size_t errlen);
 void topic_close(topic_t *t, bool delete_data);
+/* The full parsed name of a loaded topic (for APIs that take an mg_topic_name_t). */
+void topic_name_of(const topic_t *t, mg_topic_name_t *out);
 int topic_partitions(broker_t *b, const char *base_name);     /* -1 when not partitioned */
 int topic_set_partitions(broker_t *b, const char *base_name, int n);
 bool topic_exists(broker_t *b, const mg_topic_name_t *tn);

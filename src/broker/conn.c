@@ -164,6 +164,18 @@ void conn_send_success(conn_t *c, uint64_t request_id)
     conn_send_cmd(c, &cmd);
 }
 
+/* Consumers skipped while the output was over the high-water mark get another turn. */
+static void wake_blocked_consumers(conn_t *c)
+{
+    if (!c->output_blocked || conn_output_full(c)) return;
+    c->output_blocked = false;
+    void *v;
+    for (size_t it = 0; map_next(&c->consumers, &it, NULL, NULL, &v);) {
+        consumer_t *cs = v;
+        if (cs->sub) dispatch_schedule(cs->sub);
+    }
+}
+
 /* Returns -1 when the connection was closed. */
 static int conn_flush(conn_t *c)
 {
@@ -176,6 +188,7 @@ static int conn_flush(conn_t *c)
                     c->want_write = true;
                     loop_fd_mod(c->b->loop, c->fd, (c->read_paused ? 0 : LOOP_READ) | LOOP_WRITE);
                 }
+                wake_blocked_consumers(c);
                 return 0;
             }
             conn_close(c, "write error");
@@ -186,13 +199,8 @@ static int conn_flush(conn_t *c)
     if (c->want_write) {
         c->want_write = false;
         loop_fd_mod(c->b->loop, c->fd, c->read_paused ? 0 : LOOP_READ);
-        /* output drained: consumers on this connection may take more */
-        void *v;
-        for (size_t it = 0; map_next(&c->consumers, &it, NULL, NULL, &v);) {
-            consumer_t *cs = v;
-            if (cs->sub) dispatch_schedule(cs->sub);
-        }
     }
+    wake_blocked_consumers(c);
     return 0;
 }
 

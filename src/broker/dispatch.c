@@ -108,7 +108,11 @@ void dispatch_topic(topic_t *t)
 
 static bool can_take(subscription_t *s, consumer_t *c)
 {
-    if (c->permits <= 0 || !c->conn || c->conn->closing || conn_output_full(c->conn)) return false;
+    if (c->permits <= 0 || !c->conn || c->conn->closing) return false;
+    if (conn_output_full(c->conn)) {
+        c->conn->output_blocked = true; /* conn_flush wakes us when it drains */
+        return false;
+    }
     if (s->type == SUB_SHARED || s->type == SUB_KEY_SHARED) {
         int lim = s->topic->b->cfg->max_unacked_per_consumer;
         if (lim > 0) {
