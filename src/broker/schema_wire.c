@@ -61,11 +61,13 @@ static int reg_code(int rc)
 static int add_schema(topic_t *t, const Pulsar__Proto__Schema *s, int64_t *version, int *code,
                       char *err, size_t errlen)
 {
+    mg_topic_name_t tnp;
+    topic_name_of(t, &tnp);
     int strategy;
     bool enforced, auto_update;
-    schema_policies(t->b, &t->tn, &strategy, &enforced, &auto_update);
+    schema_policies(t->b, &tnp, &strategy, &enforced, &auto_update);
     char id[SCHEMA_ID_MAX];
-    registry_schema_id(&t->tn, id, sizeof id);
+    registry_schema_id(&tnp, id, sizeof id);
     json_t *props = props_json(s);
     int rc = registry_put(t->b->meta, id, strategy, auto_update, (int)s->type, s->schema_data.data,
                           s->schema_data.len, props, version, err, errlen);
@@ -79,14 +81,16 @@ static int add_schema(topic_t *t, const Pulsar__Proto__Schema *s, int64_t *versi
 int schema_on_producer(topic_t *t, Pulsar__Proto__Schema *schema, uint8_t *ver, size_t *ver_len,
                        int *code, char *err, size_t errlen)
 {
+    mg_topic_name_t tnp;
+    topic_name_of(t, &tnp);
     *ver_len = 0;
     if (!has_schema(schema)) {
         int strategy;
         bool enforced, auto_update;
-        schema_policies(t->b, &t->tn, &strategy, &enforced, &auto_update);
+        schema_policies(t->b, &tnp, &strategy, &enforced, &auto_update);
         if (!enforced) return 0;
         char id[SCHEMA_ID_MAX];
-        registry_schema_id(&t->tn, id, sizeof id);
+        registry_schema_id(&tnp, id, sizeof id);
         schema_list_t l;
         if (registry_load(t->b->meta, id, &l)) {
             *code = E(MetadataError);
@@ -112,9 +116,11 @@ int schema_on_producer(topic_t *t, Pulsar__Proto__Schema *schema, uint8_t *ver, 
 int schema_on_subscribe(topic_t *t, Pulsar__Proto__Schema *schema, int *code, char *err,
                         size_t errlen)
 {
+    mg_topic_name_t tnp;
+    topic_name_of(t, &tnp);
     if (!has_schema(schema)) return 0;
     char id[SCHEMA_ID_MAX];
-    registry_schema_id(&t->tn, id, sizeof id);
+    registry_schema_id(&tnp, id, sizeof id);
     schema_list_t l;
     if (registry_load(t->b->meta, id, &l)) {
         *code = E(MetadataError);
@@ -138,7 +144,7 @@ int schema_on_subscribe(topic_t *t, Pulsar__Proto__Schema *schema, int *code, ch
     } else {
         int strategy;
         bool enforced, auto_update;
-        schema_policies(t->b, &t->tn, &strategy, &enforced, &auto_update);
+        schema_policies(t->b, &tnp, &strategy, &enforced, &auto_update);
         json_t *props = props_json(schema);
         schema_ref_t ref;
         registry_ref(&ref, (int)schema->type, schema->schema_data.data, schema->schema_data.len,

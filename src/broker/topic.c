@@ -150,6 +150,33 @@ bool topic_exists(broker_t *b, const mg_topic_name_t *tn)
     return log_exists(b->store, tn->full);
 }
 
+static int ident_set(topic_ident_t *id, const mg_topic_name_t *tn)
+{
+    const char *parts[5] = {tn->tenant, tn->ns, tn->local, tn->full, tn->base};
+    size_t total = 0;
+    for (int i = 0; i < 5; i++) total += strlen(parts[i]) + 1;
+    char *m = mg_malloc(total);
+    if (!m) return -1;
+    const char **dst[5] = {&id->tenant, &id->ns, &id->local, &id->full, &id->base};
+    char *p = m;
+    for (int i = 0; i < 5; i++) {
+        size_t l = strlen(parts[i]) + 1;
+        memcpy(p, parts[i], l);
+        *dst[i] = p;
+        p += l;
+    }
+    id->mem = m;
+    id->persistent = tn->persistent;
+    id->partition = tn->partition;
+    return 0;
+}
+
+void topic_name_of(const topic_t *t, mg_topic_name_t *out)
+{
+    char err[64];
+    topic_name_parse(t->name, out, err, sizeof err); /* t->name was parsed once: cannot fail */
+}
+
 topic_t *topic_get(broker_t *b, const char *name, bool create, int *code, char *err, size_t errlen)
 {
     mg_topic_name_t tn;
@@ -206,6 +233,10 @@ topic_t *topic_get(broker_t *b, const char *name, bool create, int *code, char *
         log_info("created topic %s", tn.full);
     }
     t = mg_calloc(1, sizeof *t);
+    if (t && ident_set(&t->tn, &tn)) {
+        mg_free(t);
+        t = NULL;
+    }
     if (!t) {
         log_close(log);
         *code = PULSAR__PROTO__SERVER_ERROR__ServiceNotReady;
@@ -213,7 +244,6 @@ topic_t *topic_get(broker_t *b, const char *name, bool create, int *code, char *
         return NULL;
     }
     t->b = b;
-    t->tn = tn;
     t->name = mg_strdup(tn.full);
     t->log = log;
     t->created_ms = mg_now_ms();
@@ -253,7 +283,9 @@ void topic_close(topic_t *t, bool delete_data)
     if (delete_data) {
         char key[2600];
         log_delete(b->store, t->name);
-        registry_key(&t->tn, key, sizeof key);
+        mg_topic_name_t tn;
+        topic_name_of(t, &tn);
+        registry_key(&tn, key, sizeof key);
         meta_del(b->meta, key);
         snprintf(key, sizeof key, "/managed-ledgers/%s/%s/persistent/%s/", t->tn.tenant, t->tn.ns,
                  t->tn.local);
@@ -261,6 +293,7 @@ void topic_close(topic_t *t, bool delete_data)
     }
     map_del(&b->topics, t->name);
     mg_free(t->waiting);
+    mg_free(t->tn.mem);
     mg_free(t->name);
     mg_free(t);
 }
