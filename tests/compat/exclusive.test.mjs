@@ -123,14 +123,7 @@ test('ack waits for ACK_RESPONSE; acked messages are not redelivered, unacked on
   await h.closeConsumer(c3);
 });
 
-// Broker bug (reported): a cumulative ACK on a subscription whose individual-ack set is empty
-// calls memmove(NULL, NULL, 0) in idset_remove_below (src/broker/ackset.c remove_at), which
-// UBSan turns into an abort with -fno-sanitize-recover. The release build survives it.
-const CUMULATIVE_UBSAN_BUG = h.brokerIsSanitized()
-  ? 'broker bug: cumulative ACK aborts the sanitizer build (ackset.c remove_at memmove(NULL,NULL,0) via idset_remove_below)'
-  : false;
-
-test('cumulative ack acknowledges everything up to the message', { skip: CUMULATIVE_UBSAN_BUG }, async () => {
+test('cumulative ack acknowledges everything up to the message', async () => {
   const topic = h.uniqueTopic('excl-cumul');
   const c = await h.createConsumer(broker, topic, 'sub', h.SUB.EXCLUSIVE, {
     onMessage: async (rec, ack) => {
