@@ -488,6 +488,7 @@ int main(int argc, char **argv)
         if (i == 0) stamp_off = payload.len;
         buf_append(&payload, body, (size_t)size);
     }
+    free(body);
 
     long want_deliv = catchup ? 0 : (long)entries * batch * nsubs;
     double entry_gap_us = rate > 0 ? 1e6 * batch / rate : 0;
