@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "broker/broker.h"
 
@@ -58,6 +59,11 @@ json_t *areq_json(admin_req_t *r);
 /* Deferred handlers: answer now (loop thread). */
 void areq_finish(admin_req_t *r);
 void reply_405(admin_req_t *r);
+
+/* Decode a Pulsar payload (decompress.c): codec is a CompressionType, unc the
+ * MessageMetadata's uncompressed_size. 0 and *out (mg_malloc'd, unc bytes), or -1 when the
+ * codec is unknown or the data does not decode to exactly unc bytes. Any thread. */
+int admin_decompress(int codec, const uint8_t *in, size_t n, size_t unc, uint8_t **out);
 
 /* routes (loop thread) */
 void route_clusters(admin_req_t *r);       /* admin/v2/clusters... */

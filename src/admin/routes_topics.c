@@ -237,7 +237,26 @@ static json_t *msgid_json(topic_t *t, uint64_t id)
                      t->tn.partition);
 }
 
-/* Answer with one message: payload body and Pulsar's X-Pulsar-* headers. */
+static void b64(const uint8_t *in, size_t n, char *out, size_t outlen)
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < outlen; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = A[v >> 18 & 63];
+        out[o++] = A[v >> 12 & 63];
+        out[o++] = i + 1 < n ? A[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? A[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/* Answer with one message as Pulsar's generateResponseWithEntry does: the body is the
+ * payload decompressed (for a batch, the whole decompressed batch: SingleMessageMetadata +
+ * payload per message, which pulsar-admin splits into the individual messages), and the
+ * MessageMetadata goes into X-Pulsar-* headers with Pulsar's names. An encrypted payload is
+ * returned as stored (X-Pulsar-Is-Encrypted: true), as Pulsar cannot decode it either. */
 static void reply_message(admin_req_t *r, topic_t *t, uint64_t id)
 {
     mg_entry_t *e;
@@ -248,6 +267,15 @@ static void reply_message(admin_req_t *r, topic_t *t, uint64_t id)
         entry_unref(e);
         return reply_err(r, 500, "Stored entry is corrupt");
     }
+    bool encrypted = md->n_encryption_keys > 0;
+    uint8_t *plain = NULL;
+    if (!encrypted && md->has_compression && md->compression != PULSAR__PROTO__COMPRESSION_TYPE__NONE &&
+        admin_decompress(md->compression, pv.data, pv.data_len, md->uncompressed_size, &plain)) {
+        pulsar__proto__message_metadata__free_unpacked(md, NULL);
+        entry_unref(e);
+        return reply_err(r, 500, "Failed to decompress the message at %llu:%llu",
+                         (unsigned long long)log_ledger_id(t->log), (unsigned long long)id);
+    }
     reply_header(r, "X-Pulsar-Message-ID", "%llu:%llu", (unsigned long long)log_ledger_id(t->log),
                  (unsigned long long)id);
     for (size_t i = 0; i < md->n_properties; i++) {
@@ -255,27 +283,63 @@ static void reply_message(admin_req_t *r, topic_t *t, uint64_t id)
         snprintf(hn, sizeof hn, "X-Pulsar-PROPERTY-%s", md->properties[i]->key);
         reply_header(r, hn, "%s", md->properties[i]->value ? md->properties[i]->value : "");
     }
-    char ts[64];
+    char ts[64], enc[400];
     fmt_iso_time(md->publish_time, ts, sizeof ts);
     reply_header(r, "X-Pulsar-publish-time", "%s", ts);
     if (md->has_event_time && md->event_time) {
         fmt_iso_time(md->event_time, ts, sizeof ts);
         reply_header(r, "X-Pulsar-event-time", "%s", ts);
     }
+    if (md->has_deliver_at_time) {
+        fmt_iso_time((uint64_t)md->deliver_at_time, ts, sizeof ts);
+        reply_header(r, "X-Pulsar-deliver-at-time", "%s", ts);
+    }
     if (md->has_num_messages_in_batch) {
         reply_header(r, "X-Pulsar-num-batch-message", "%d", md->num_messages_in_batch);
-        reply_header(r, "X-Pulsar-batch-size", "%zu", pv.data_len);
+        /* Pulsar: the entry's size less the serialized metadata */
+        reply_header(r, "X-Pulsar-batch-size", "%zu", pv.entry_len - pv.meta_len);
     }
+    if (md->has_null_value && md->null_value) reply_header(r, "X-Pulsar-null-value", "true");
+    if (md->has_num_chunks_from_msg && md->num_chunks_from_msg > 0) {
+        reply_header(r, "X-Pulsar-PROPERTY-TOTAL-CHUNKS", "%d", md->num_chunks_from_msg);
+        reply_header(r, "X-Pulsar-PROPERTY-CHUNK-ID", "%d", md->has_chunk_id ? md->chunk_id : 0);
+    }
+    reply_header(r, "X-Pulsar-Is-Encrypted", "%s", encrypted ? "true" : "false");
     if (md->producer_name) reply_header(r, "X-Pulsar-producer-name", "%s", md->producer_name);
     reply_header(r, "X-Pulsar-sequence-id", "%llu", (unsigned long long)md->sequence_id);
+    if (md->replicated_from) reply_header(r, "X-Pulsar-replicated-from", "%s", md->replicated_from);
     if (md->partition_key) reply_header(r, "X-Pulsar-partition-key", "%s", md->partition_key);
-    if (md->has_compression && md->compression) {
+    if (md->has_compression) {
         static const char *cn[] = {"NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"};
         reply_header(r, "X-Pulsar-compression", "%s",
                      md->compression >= 0 && md->compression < 5 ? cn[md->compression] : "UNKNOWN");
-        reply_header(r, "X-Pulsar-uncompressed-size", "%u", md->uncompressed_size);
     }
-    reply_text(r, 200, "application/octet-stream", (const char *)pv.data, pv.data_len);
+    if (md->has_uncompressed_size)
+        reply_header(r, "X-Pulsar-uncompressed-size", "%u", md->uncompressed_size);
+    if (md->encryption_algo) reply_header(r, "X-Pulsar-encryption-algo", "%s", md->encryption_algo);
+    if (md->has_partition_key_b64_encoded)
+        reply_header(r, "X-Pulsar-partition-key-b64-encoded", "%s",
+                     md->partition_key_b64_encoded ? "true" : "false");
+    if (md->has_highest_sequence_id)
+        reply_header(r, "X-Pulsar-highest-sequence-id", "%llu",
+                     (unsigned long long)md->highest_sequence_id);
+    if (md->uuid) reply_header(r, "X-Pulsar-uuid", "%s", md->uuid);
+    if (md->has_num_chunks_from_msg)
+        reply_header(r, "X-Pulsar-num-chunks-from-msg", "%d", md->num_chunks_from_msg);
+    if (md->has_total_chunk_msg_size)
+        reply_header(r, "X-Pulsar-total-chunk-msg-size", "%d", md->total_chunk_msg_size);
+    if (md->has_chunk_id) reply_header(r, "X-Pulsar-chunk-id", "%d", md->chunk_id);
+    if (md->has_ordering_key && md->ordering_key.len <= 256) {
+        b64(md->ordering_key.data, md->ordering_key.len, enc, sizeof enc);
+        reply_header(r, "X-Pulsar-Base64-ordering-key", "%s", enc);
+    }
+    if (md->has_schema_version && md->schema_version.len <= 256) {
+        b64(md->schema_version.data, md->schema_version.len, enc, sizeof enc);
+        reply_header(r, "X-Pulsar-Base64-schema-version-b64encoded", "%s", enc);
+    }
+    if (plain) reply_text(r, 200, "application/octet-stream", (const char *)plain, md->uncompressed_size);
+    else reply_text(r, 200, "application/octet-stream", (const char *)pv.data, pv.data_len);
+    mg_free(plain);
     pulsar__proto__message_metadata__free_unpacked(md, NULL);
     entry_unref(e);
 }

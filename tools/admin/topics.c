@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "PulsarApi.pb-c.h"
 #include "admin/cli.h"
 
 static void call_print(const char *method, const char *path, const char *body, bool print)
@@ -57,11 +58,73 @@ static const char *header(const char *hdrs, const char *name, char *out, size_t 
     return NULL;
 }
 
-/* Print a peeked/examined message as pulsar-admin does: id, properties, hex dump. */
+static void hex_dump(const unsigned char *d, size_t len)
+{
+    printf("+-------------------------------------------------+\n");
+    printf("|  0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f |\n");
+    printf("+--------+-------------------------------------------------+----------------+\n");
+    for (size_t off = 0; off < len; off += 16) {
+        printf("|%08zx| ", off);
+        for (size_t i = 0; i < 16; i++) {
+            if (off + i < len) printf("%02x ", d[off + i]);
+            else printf("   ");
+        }
+        printf("|");
+        for (size_t i = 0; i < 16 && off + i < len; i++)
+            putchar(isprint(d[off + i]) ? d[off + i] : '.');
+        printf("|\n");
+    }
+    printf("+--------+-------------------------------------------------+----------------+\n");
+}
+
+static void print_props(json_t *props)
+{
+    char *ps = json_dumps(props, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    printf("Properties: %s\n", ps);
+    free(ps);
+}
+
+/* The messages of a decompressed batch body, as pulsar-admin splits them: each one with its
+ * batch index, the entry's properties overlaid with its own, and its own payload. -1 when
+ * the body is not a well-formed batch of n messages (then it is dumped whole). */
+static int print_batch(const char *id, json_t *props, const unsigned char *p, size_t len, int n)
+{
+    const unsigned char *end = p + len;
+    for (int i = 0; i < n; i++) {
+        if (end - p < 4) return -1;
+        uint32_t ml = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        p += 4;
+        if ((size_t)(end - p) < ml) return -1;
+        Pulsar__Proto__SingleMessageMetadata *sm =
+            pulsar__proto__single_message_metadata__unpack(NULL, ml, p);
+        if (!sm) return -1;
+        p += ml;
+        if (sm->payload_size < 0 || end - p < sm->payload_size) {
+            pulsar__proto__single_message_metadata__free_unpacked(sm, NULL);
+            return -1;
+        }
+        printf("Batch Message ID: %s:%d\n", id, i);
+        json_t *mp = json_deep_copy(props);
+        for (size_t k = 0; k < sm->n_properties; k++)
+            json_object_set_new(mp, sm->properties[k]->key,
+                                json_string(sm->properties[k]->value ? sm->properties[k]->value : ""));
+        if (sm->partition_key) json_object_set_new(mp, "key", json_string(sm->partition_key));
+        print_props(mp);
+        json_decref(mp);
+        hex_dump(p, (size_t)sm->payload_size);
+        p += sm->payload_size;
+        pulsar__proto__single_message_metadata__free_unpacked(sm, NULL);
+    }
+    return 0;
+}
+
+/* Print a peeked/examined message as pulsar-admin does: id, properties, hex dump; a batch
+ * (X-Pulsar-num-batch-message, not encrypted) as its individual messages. The broker answers
+ * with the payload already decompressed, as Pulsar's does. */
 static void print_message(cli_res_t *r)
 {
-    char v[1024];
-    printf("Message ID: %s\n", header(r->hdrs, "X-Pulsar-Message-ID", v, sizeof v) ?: "?");
+    char v[1024], id[256];
+    snprintf(id, sizeof id, "%s", header(r->hdrs, "X-Pulsar-Message-ID", v, sizeof v) ?: "?");
     json_t *props = json_object();
     if (header(r->hdrs, "X-Pulsar-publish-time", v, sizeof v))
         json_object_set_new(props, "publish-time", json_string(v));
@@ -81,28 +144,21 @@ static void print_message(cli_res_t *r)
         }
         p = nl ? nl + 1 : NULL;
     }
-    if (header(r->hdrs, "X-Pulsar-num-batch-message", v, sizeof v))
+    int nbatch = 0;
+    if (header(r->hdrs, "X-Pulsar-num-batch-message", v, sizeof v)) {
         json_object_set_new(props, "X-Pulsar-num-batch-message", json_string(v));
-    char *ps = json_dumps(props, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    printf("Properties: %s\n", ps);
-    free(ps);
-    json_decref(props);
-    printf("+-------------------------------------------------+\n");
-    printf("|  0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f |\n");
-    printf("+--------+-------------------------------------------------+----------------+\n");
-    const unsigned char *d = (const unsigned char *)r->body;
-    for (size_t off = 0; off < r->len; off += 16) {
-        printf("|%08zx| ", off);
-        for (size_t i = 0; i < 16; i++) {
-            if (off + i < r->len) printf("%02x ", d[off + i]);
-            else printf("   ");
-        }
-        printf("|");
-        for (size_t i = 0; i < 16 && off + i < r->len; i++)
-            putchar(isprint(d[off + i]) ? d[off + i] : '.');
-        printf("|\n");
+        nbatch = atoi(v);
     }
-    printf("+--------+-------------------------------------------------+----------------+\n");
+    bool encrypted = header(r->hdrs, "X-Pulsar-Is-Encrypted", v, sizeof v) && !strcmp(v, "true");
+    if (nbatch > 0 && !encrypted &&
+        !print_batch(id, props, (const unsigned char *)r->body, r->len, nbatch)) {
+        json_decref(props);
+        return;
+    }
+    printf("Message ID: %s\n", id);
+    print_props(props);
+    json_decref(props);
+    hex_dump((const unsigned char *)r->body, r->len);
 }
 
 int cmd_topics(const char *sub, cli_args_t *a)
