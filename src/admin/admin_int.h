@@ -81,6 +81,9 @@ int policies_store(broker_t *b, const char *tenant, const char *ns, json_t *pol)
 bool tenant_exists(broker_t *b, const char *tenant);
 bool cluster_exists(broker_t *b, const char *cluster);
 json_t *meta_get_json(broker_t *b, const char *key);
+/* Delete a namespace (routes_ns.c). Without force, -ENOTEMPTY while it has topics; with
+ * force, its topics go too (clients disconnected), with their cursors and schemas. 0. */
+int ns_delete(broker_t *b, const char *tenant, const char *ns, bool force);
 /* Every child name directly under prefix (keys prefix + name, no further '/'). */
 json_t *meta_children(broker_t *b, const char *prefix);
 

@@ -11,6 +11,7 @@
 #include "admin/admin_int.h"
 #include "broker/admin_ops.h"
 #include "common/alloc.h"
+#include "common/log.h"
 
 /* A scalar policy stored as one Policies field. */
 typedef struct scalar_policy {
@@ -99,6 +100,8 @@ static bool ns_has_topics(broker_t *b, const char *t, const char *ns)
     return n > 0;
 }
 
+/* Delete every topic of a namespace (partitions, partitioned-topic metadata, cursors and
+ * schemas), disconnecting their producers and consumers. */
 static void ns_delete_all_topics(broker_t *b, const char *t, const char *ns)
 {
     char prefix[700], full[2600];
@@ -114,10 +117,37 @@ static void ns_delete_all_topics(broker_t *b, const char *t, const char *ns)
         meta_del(b->meta, full);
     }
     json_decref(l);
+    /* loaded topics without a registry entry (none expected, but never leave one behind) */
+    snprintf(prefix, sizeof prefix, "persistent://%s/%s/", t, ns);
+    const char *k;
+    for (size_t it = 0; map_next(&b->topics, &it, &k, NULL, NULL);) {
+        if (strncmp(k, prefix, strlen(prefix))) continue;
+        snprintf(full, sizeof full, "%s", k);
+        aops_topic_delete(b, full, true);
+        it = 0; /* the map changed: start over */
+    }
     snprintf(prefix, sizeof prefix, "/admin/partitioned-topics/%s/%s/", t, ns);
     meta_del_prefix(b->meta, prefix);
     snprintf(prefix, sizeof prefix, "/managed-ledgers/%s/%s/", t, ns);
     meta_del_prefix(b->meta, prefix);
+    snprintf(prefix, sizeof prefix, "/schemas/%s/%s/", t, ns);
+    meta_del_prefix(b->meta, prefix);
+}
+
+int ns_delete(broker_t *b, const char *t, const char *ns, bool force)
+{
+    if (ns_has_topics(b, t, ns)) {
+        if (!force) return -ENOTEMPTY;
+        ns_delete_all_topics(b, t, ns);
+    } else if (force) {
+        ns_delete_all_topics(b, t, ns); /* loaded topics, schemas of deleted topics */
+    }
+    char key[700];
+    snprintf(key, sizeof key, "/admin/policies/%s/%s", t, ns);
+    meta_del(b->meta, key);
+    ns_policies_invalidate(b, t, ns);
+    log_info("admin: deleted namespace %s/%s%s", t, ns, force ? " (force)" : "");
+    return 0;
 }
 
 static void list_topics(admin_req_t *r, const char *t, const char *ns)
@@ -423,18 +453,9 @@ void route_namespaces(admin_req_t *r)
         if (!strcmp(m, "GET")) {
             reply_json(r, 200, policies_view(b, pol));
         } else if (!strcmp(m, "DELETE")) {
-            if (ns_has_topics(b, t, ns)) {
-                if (!areq_arg_true(r, "force")) {
-                    json_decref(pol);
-                    return reply_err(r, 409, "Cannot delete non empty namespace");
-                }
-                ns_delete_all_topics(b, t, ns);
-            }
-            char key[700];
-            snprintf(key, sizeof key, "/admin/policies/%s/%s", t, ns);
-            meta_del(b->meta, key);
-            ns_policies_invalidate(b, t, ns);
-            reply_empty(r, 204);
+            if (ns_delete(b, t, ns, areq_arg_true(r, "force")) == -ENOTEMPTY)
+                reply_err(r, 409, "Cannot delete non empty namespace");
+            else reply_empty(r, 204);
         } else {
             reply_405(r);
         }

@@ -271,10 +271,22 @@ void route_tenants(admin_req_t *r)
     if (!strcmp(m, "DELETE")) {
         if (!name_is_valid(name) || !tenant_exists(b, name))
             return reply_err(r, 404, "Tenant does not exist");
-        if (tenant_has_namespaces(b, name) && !areq_arg_true(r, "force"))
+        bool force = areq_arg_true(r, "force");
+        if (tenant_has_namespaces(b, name) && !force)
             return reply_err(r, 409, "The tenant still has active namespaces");
-        if (tenant_has_namespaces(b, name))
-            return reply_err(r, 409, "The tenant still has active namespaces: delete them first");
+        if (force) { /* as Pulsar: every namespace goes, with its topics */
+            char prefix[400];
+            snprintf(prefix, sizeof prefix, "/admin/policies/%s/", name);
+            json_t *l = meta_children(b, prefix);
+            size_t i;
+            json_t *e;
+            json_array_foreach(l, i, e) ns_delete(b, name, json_string_value(e), true);
+            json_decref(l);
+            snprintf(prefix, sizeof prefix, "/admin/partitioned-topics/%s/", name);
+            meta_del_prefix(b->meta, prefix);
+            snprintf(prefix, sizeof prefix, "/schemas/%s/", name);
+            meta_del_prefix(b->meta, prefix);
+        }
         meta_del(b->meta, key);
         return reply_empty(r, 204);
     }

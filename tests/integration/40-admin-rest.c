@@ -262,6 +262,59 @@ static void test_namespaces_policies(void **s)
     expect("DELETE", "/admin/v2/namespaces/hx/app", NULL, 404);
 }
 
+/* DELETE ?force=true on a namespace and on a tenant deletes what they hold, as Pulsar does:
+ * topics (partitioned and not, with connected clients), cursors, schemas. */
+static void test_force_delete(void **s)
+{
+    frame_t f;
+    expect("PUT", "/admin/v2/tenants/doomed", "{\"allowedClusters\":[\"standalone\"]}", 204);
+    expect("PUT", "/admin/v2/namespaces/doomed/a", NULL, 204);
+    expect("PUT", "/admin/v2/namespaces/doomed/b", NULL, 204);
+    expect("PUT", "/admin/v2/namespaces/doomed/empty", NULL, 204);
+    expect("PUT", "/admin/v2/persistent/doomed/a/plain", NULL, 204);
+    expect("PUT", "/admin/v2/persistent/doomed/a/parted/partitions", "2", 204);
+    expect("PUT", "/admin/v2/persistent/doomed/b/other", NULL, 204);
+    expect("POST", "/admin/v2/schemas/doomed/a/plain/schema",
+           "{\"type\":\"STRING\",\"schema\":\"\",\"properties\":{}}", 200);
+    /* a connected producer and consumer on doomed/a */
+    mgt_conn_t *c = mgt_connect(B->port, true);
+    assert_int_equal(mgt_producer(c, "persistent://doomed/a/plain", 1, "doomed-p", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_subscribe(c, "persistent://doomed/a/parted-partition-1", "s", 0, 2, true, &f), T(SUCCESS));
+
+    expect("DELETE", "/admin/v2/tenants/doomed", NULL, 409);
+    expect("DELETE", "/admin/v2/namespaces/doomed/a", NULL, 409);
+    expect("DELETE", "/admin/v2/namespaces/doomed/empty", NULL, 204);
+    expect("DELETE", "/admin/v2/namespaces/doomed/a?force=true", NULL, 204);
+    /* the clients were disconnected: the broker closes producer and consumer */
+    assert_int_equal(mgt_expect(c, T(CLOSE_PRODUCER), &f, 5000), 1);
+    mgt_close(c);
+    expect("GET", "/admin/v2/namespaces/doomed/a", NULL, 404);
+    json_t *j = http_json("GET", "/admin/v2/namespaces/doomed", NULL, 200);
+    assert_int_equal(json_array_size(j), 1);
+    json_decref(j);
+
+    expect("DELETE", "/admin/v2/tenants/doomed?force=true", NULL, 204);
+    expect("GET", "/admin/v2/tenants/doomed", NULL, 404);
+    expect("GET", "/admin/v2/namespaces/doomed", NULL, 404);
+    /* recreated, the tenant and namespaces are empty: no topics, partitions or schemas */
+    expect("PUT", "/admin/v2/tenants/doomed", "{\"allowedClusters\":[\"standalone\"]}", 204);
+    expect("PUT", "/admin/v2/namespaces/doomed/a", NULL, 204);
+    expect("PUT", "/admin/v2/namespaces/doomed/b", NULL, 204);
+    j = http_json("GET", "/admin/v2/persistent/doomed/a", NULL, 200);
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    j = http_json("GET", "/admin/v2/persistent/doomed/a/partitioned", NULL, 200);
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    j = http_json("GET", "/admin/v2/persistent/doomed/b", NULL, 200);
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    expect("GET", "/admin/v2/persistent/doomed/a/plain/stats", NULL, 404);
+    expect("GET", "/admin/v2/schemas/doomed/a/plain/schema", NULL, 404);
+    expect("DELETE", "/admin/v2/tenants/doomed?force=true", NULL, 204);
+    expect("DELETE", "/admin/v2/tenants/doomed?force=true", NULL, 404);
+}
+
 static void produce(const char *topic, const char *pname, int n, size_t size)
 {
     mgt_conn_t *c = mgt_connect(B->port, true);
@@ -640,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clusters_tenants),
         cmocka_unit_test(test_namespaces_policies),
+        cmocka_unit_test(test_force_delete),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_lookup_health),
         cmocka_unit_test(test_bad_input),
