@@ -446,6 +446,10 @@ static void *maint_main(void *arg)
             for (size_t i = 0; i < cl->nconss && !cl->stopping; i++) {
                 struct mg_consumer *c = cl->conss[i];
                 if (c->state != H_RECONNECT || (c->next_attempt_ms > now && !c->reconnect_now)) continue;
+                /* a pattern consumer's leaf waits for a due rediscovery: its topic may be gone */
+                if (c->parent && c->parent->is_pattern && c->parent->state == H_READY &&
+                    c->parent->next_pattern_ms <= now)
+                    continue;
                 atomic_fetch_add(&c->refs, 1);
                 c->reconnect_now = false;
                 mg_result r = consumer_connect_locked(c);

@@ -145,6 +145,7 @@ struct mg_consumer *consumer_alloc(struct mg_client *cl, const char *topic, cons
     c->partition = -1;
     c->durable = true;
     c->start_batch = -1;
+    c->start_partition = -1;
     char rn[32];
     random_name(rn, sizeof rn);
     c->name = mg_strdup(conf->consumer_name ? conf->consumer_name : rn);
@@ -325,6 +326,7 @@ void consumer_on_closed_locked(struct mg_consumer *c, bool by_broker)
         c->start_inclusive = false;
     }
     c->seek_pending = false;
+    if (by_broker && root != c && root->is_pattern) root->next_pattern_ms = 0; /* topic deleted? */
     c->state = H_RECONNECT;
     c->next_attempt_ms = mg_mono_ms();
     c->reconnect_now = by_broker;

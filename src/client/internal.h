@@ -230,6 +230,7 @@ struct mg_consumer {
     bool has_start;
     int64_t start_ledger, start_entry;
     int32_t start_batch;
+    int32_t start_partition; /* reader root: the partition a specific start id names, or -1 */
     bool start_inclusive;
     uint64_t min_publish_time; /* drop older messages (reader seek by time) */
     bool has_last_dequeued;

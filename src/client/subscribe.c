@@ -149,6 +149,26 @@ void consumer_destroy_locked(struct mg_consumer *c)
 }
 
 /* ---- subscribe ------------------------------------------------------------------------------ */
+/* A reader over a partitioned topic (Pulsar's MultiTopicsReader): Earliest / Latest apply to
+ * every partition; a specific id applies to the partition it names and the other partitions
+ * are read from their start (an id without a partition applies to every partition). */
+static void reader_start_for_partition(const struct mg_consumer *root, struct mg_consumer *leaf,
+                                       int partition)
+{
+    leaf->has_start = true;
+    leaf->start_inclusive = root->start_inclusive;
+    bool specific = root->start_ledger >= 0 && root->start_ledger != INT64_MAX;
+    int32_t want = root->start_partition;
+    if (specific && want >= 0 && want != partition) {
+        leaf->start_ledger = leaf->start_entry = -1;
+        leaf->start_batch = -1;
+        return;
+    }
+    leaf->start_ledger = root->start_ledger;
+    leaf->start_entry = root->start_entry;
+    leaf->start_batch = root->start_batch;
+}
+
 static mg_result add_topic_locked(struct mg_client *cl, struct mg_consumer *root, const char *full,
                                   bool force_children)
 {
@@ -197,6 +217,7 @@ static mg_result add_topic_locked(struct mg_client *cl, struct mg_consumer *root
             return MG_ERR_NO_MEMORY;
         }
         c->durable = root->durable;
+        if (root->has_start) reader_start_for_partition(root, c, i);
         c->partition = i;
         c->id = cl->next_consumer_id++;
         c->state = H_CONNECTING;
@@ -302,7 +323,7 @@ static mg_result subscribe_common(mg_client_t *cl, const char *const *topics, si
             consumer_destroy_locked(root);
             root = NULL;
         } else {
-            if (root->nchildren) {
+            if (root->nchildren || pattern) { /* a pattern may match nothing yet */
                 root->state = H_READY;
                 cl_add_consumer_locked(cl, root);
             }
@@ -380,6 +401,29 @@ void consumer_pattern_refresh(struct mg_consumer *root)
     }
     Pulsar__Proto__CommandGetTopicsOfNamespaceResponse *tr = rq.resp->gettopicsofnamespaceresponse;
     mg_topic_name_t *tn = mg_malloc(sizeof *tn);
+    /* drop the topics (or partitions) that are no longer listed: deleted topics. A leaf the
+     * broker closed because its topic was deleted waits for this refresh before reconnecting
+     * (client.c), so it is dropped here instead of re-creating the topic by subscribing. */
+    for (size_t j = 0; tn && j < root->nchildren && !closed(root);) {
+        struct mg_consumer *leaf = root->children[j];
+        bool listed = false;
+        for (size_t i = 0; i < tr->n_topics && !listed; i++) {
+            char err[100];
+            if (!strcmp(tr->topics[i], leaf->topic)) listed = true;
+            else if (!topic_name_parse(tr->topics[i], tn, err, sizeof err) && !strcmp(tn->full, leaf->topic))
+                listed = true;
+        }
+        if (listed) {
+            j++;
+            continue;
+        }
+        log_debug("client: pattern consumer: %s is gone, dropping it", leaf->topic);
+        close_leaf_locked(leaf, false);
+        memmove(&root->children[j], &root->children[j + 1], (root->nchildren - j - 1) * sizeof *root->children);
+        root->nchildren--;
+        leaf->parent = NULL;
+        consumer_unref(leaf);
+    }
     for (size_t i = 0; tn && i < tr->n_topics && !closed(root); i++) {
         char err[100];
         if (topic_name_parse(tr->topics[i], tn, err, sizeof err)) continue;
@@ -425,7 +469,7 @@ const char *mg_consumer_topic(const mg_consumer_t *c) { return c ? c->topic : NU
 const char *mg_consumer_subscription(const mg_consumer_t *c) { return c ? c->sub : NULL; }
 size_t mg_consumer_topic_count(const mg_consumer_t *c)
 {
-    return !c ? 0 : c->nchildren ? c->nchildren : 1;
+    return !c ? 0 : c->nchildren || c->is_pattern ? c->nchildren : 1;
 }
 
 /* ---- seek / last id ------------------------------------------------------------------------ */
@@ -718,7 +762,6 @@ mg_result mg_reader_create_with_schema(mg_client_t *cl, const char *topic,
     else {
         int parts = 0;
         r = cl_partitions_locked(cl, full, &parts);
-        if (!r && parts > 0) r = MG_ERR_NOT_SUPPORTED;
         c->durable = false;
         c->has_start = true;
         c->start_inclusive = conf->start_inclusive;
@@ -726,18 +769,33 @@ mg_result mg_reader_create_with_schema(mg_client_t *cl, const char *topic,
         c->start_ledger = earliest ? -1 : start->ledger;
         c->start_entry = earliest ? -1 : start->entry;
         c->start_batch = earliest || latest ? -1 : start->batch_index;
+        c->start_partition = earliest || latest ? -1 : start->partition;
         if (!earliest && !latest && conf->start_inclusive) {
             /* the broker starts after the id unless a batch index is given: give one */
             c->start_batch = start->batch_index >= 0 ? start->batch_index : 0;
         }
         c->state = H_CONNECTING;
-        if (!r) {
+        if (!r && parts > 0) {
+            /* one leaf per partition behind the root, which holds the receive queue */
+            r = add_topic_locked(cl, c, full, true);
+            if (r) {
+                for (size_t i = 0; i < c->nchildren; i++) close_leaf_locked(c->children[i], false);
+                c->state = H_CLOSED;
+                consumer_destroy_locked(c);
+                c = NULL;
+            } else {
+                c->state = H_READY;
+                cl_add_consumer_locked(cl, c);
+            }
+        } else if (!r) {
             struct mg_consumer *leaf;
             r = consumer_create_leaf_locked(cl, c, full, -1, &leaf);
         }
         if (r) {
-            c->state = H_CLOSED;
-            consumer_unref(c);
+            if (c) {
+                c->state = H_CLOSED;
+                consumer_unref(c);
+            }
         } else {
             *out = (mg_reader_t *)c; /* a reader is a consumer behind another type */
         }
@@ -752,28 +810,44 @@ mg_result mg_reader_read_next(mg_reader_t *r, mg_message_t **out, int timeout_ms
     return mg_consumer_receive((mg_consumer_t *)r, out, timeout_ms);
 }
 
+/* Whether one reader leaf has messages after the last one it handed out (or its start). */
+static mg_result leaf_has_more_locked(struct mg_consumer *c, bool *avail)
+{
+    struct mg_message_id last;
+    mg_result r = consumer_last_id_locked(c, &last);
+    if (r) return r;
+    if (last.entry < 0) *avail = false;
+    else if (c->has_last_dequeued) {
+        struct mg_message_id ld = {c->last_ledger, c->last_entry, -1, c->last_batch, 0};
+        *avail = mg_message_id_compare(&last, &ld) > 0;
+    } else if (c->start_ledger < 0) *avail = true;
+    else if (c->start_ledger == INT64_MAX) *avail = false;
+    else {
+        struct mg_message_id st = {c->start_ledger, c->start_entry, -1, c->start_batch, 0};
+        *avail = mg_message_id_compare(&last, &st) > 0;
+    }
+    return MG_OK;
+}
+
 mg_result mg_reader_has_message_available(mg_reader_t *rd, bool *avail)
 {
     if (!rd || !avail) return MG_ERR_INVALID_ARG;
     struct mg_consumer *c = (struct mg_consumer *)rd;
     pthread_mutex_lock(&c->cl->lock);
     mg_result r = MG_OK;
+    *avail = false;
     if (c->q.len) *avail = true;
-    else {
-        struct mg_message_id last;
-        r = consumer_last_id_locked(c, &last);
-        if (!r) {
-            if (last.entry < 0) *avail = false;
-            else if (c->has_last_dequeued) {
-                struct mg_message_id ld = {c->last_ledger, c->last_entry, -1, c->last_batch, 0};
-                *avail = mg_message_id_compare(&last, &ld) > 0;
-            } else if (c->start_ledger < 0) *avail = true;
-            else if (c->start_ledger == INT64_MAX) *avail = false;
-            else {
-                struct mg_message_id st = {c->start_ledger, c->start_entry, -1, c->start_batch, 0};
-                *avail = mg_message_id_compare(&last, &st) > 0;
-            }
+    else if (!c->nchildren) r = leaf_has_more_locked(c, avail);
+    else { /* partitioned: any partition with more */
+        r = MG_ERR_CONNECT;
+        for (size_t i = 0; i < c->nchildren && !*avail; i++) {
+            bool a = false;
+            mg_result x = leaf_has_more_locked(c->children[i], &a);
+            if (x) continue;
+            r = MG_OK;
+            *avail = a;
         }
+        if (*avail) r = MG_OK;
     }
     pthread_mutex_unlock(&c->cl->lock);
     return r;
