@@ -47,6 +47,8 @@
 #define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
 #define SCAN_BUF (1u << 20)
 #define IOV_BATCH 256                /* records per writev */
+#define READ_HINTS 8                 /* sequential-read hints per log */
+#define RTAB_SLOTS 64                /* recent-read table slots per log */
 #define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
 #define DEFAULT_SEGMENT_MAX (64ull << 20)
 #define COUNTER_FILE ".next-ledger-id"
@@ -97,8 +99,15 @@ struct mg_log {
     size_t nsegs, capsegs;
     int rfd;              /* read fd of segment rfd_seg, or -1 */
     uint64_t rfd_seg;
-    uint64_t hint_id;     /* next sequential read: entry hint_id at hint_off in hint_seg */
-    uint64_t hint_off, hint_seg;
+    /* Sequential-read hints, one per concurrent reader (subscriptions at different places):
+     * entry `id` starts at `off` in segment `seg`. Replaced round robin. */
+    struct read_hint {
+        uint64_t id, off, seg;
+    } hints[READ_HINTS];
+    unsigned hint_next;
+    /* Entries recently read from disk, direct-mapped by id (lazily allocated): readers at
+     * nearby positions share one pread and checksum check. Bounded store-wide. */
+    mg_entry_t **rtab;
     cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
     size_t ccap, chead, ccount;
     bool failed;
@@ -127,6 +136,7 @@ struct mg_store {
     /* cache, loop thread */
     cnode_t *chead, *ctail;
     uint64_t cache_bytes;
+    uint64_t rtab_bytes;     /* bytes held by every log's recent-read table */
     bool dispatching;
     op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
 
@@ -827,10 +837,13 @@ void store_dispatch_completions(mg_store_t *s)
 
 /* ---- logs --------------------------------------------------------------------------------- */
 
+static void rtab_free(mg_log_t *l);
+
 static void log_free(mg_log_t *l)
 {
     if (!l) return;
     cache_clear_log(l);
+    rtab_free(l);
     for (size_t i = 0; i < l->nsegs; i++) mg_free(l->segs[i].idx);
     mg_free(l->segs);
     if (l->rfd >= 0) close(l->rfd);
@@ -897,7 +910,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
     }
     l->s = s;
     l->rfd = l->wfd = -1;
-    l->hint_id = UINT64_MAX;
+    for (int i = 0; i < READ_HINTS; i++) l->hints[i].id = UINT64_MAX;
     l->topic = mg_strdup(topic);
     l->dirpath = mg_strdup(dirpath);
     size_t tlen = META_MAX;
@@ -1128,6 +1141,35 @@ static size_t log_seg_find(const mg_log_t *l, uint64_t id)
     return lo;
 }
 
+/* Keep a reference to an entry just read from disk, within half the cache budget. */
+static void rtab_put(mg_log_t *l, mg_entry_t *e)
+{
+    mg_store_t *s = l->s;
+    if (!l->rtab) {
+        if (s->rtab_bytes + e->len > s->o.cache_max_bytes / 2) return;
+        l->rtab = mg_calloc(RTAB_SLOTS, sizeof *l->rtab);
+        if (!l->rtab) return;
+    }
+    mg_entry_t **slot = &l->rtab[e->entry_id % RTAB_SLOTS];
+    uint64_t old = *slot ? (*slot)->len : 0;
+    if (s->rtab_bytes - old + e->len > s->o.cache_max_bytes / 2) return;
+    if (*slot) entry_unref(*slot);
+    *slot = entry_ref(e);
+    s->rtab_bytes = s->rtab_bytes - old + e->len;
+}
+
+static void rtab_free(mg_log_t *l)
+{
+    if (!l->rtab) return;
+    for (int i = 0; i < RTAB_SLOTS; i++)
+        if (l->rtab[i]) {
+            l->s->rtab_bytes -= l->rtab[i]->len;
+            entry_unref(l->rtab[i]);
+        }
+    mg_free(l->rtab);
+    l->rtab = NULL;
+}
+
 int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
 {
     *out = NULL;
@@ -1136,6 +1178,13 @@ int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
         uint64_t f = cache_front_id(l);
         if (entry_id >= f && entry_id - f < l->ccount) {
             *out = entry_ref(l->cring[(l->chead + (entry_id - f)) % l->ccap]->e);
+            return 0;
+        }
+    }
+    if (l->rtab) {
+        mg_entry_t *x = l->rtab[entry_id % RTAB_SLOTS];
+        if (x && x->entry_id == entry_id) {
+            *out = entry_ref(x);
             return 0;
         }
     }
@@ -1156,8 +1205,11 @@ int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
     uint8_t h[REC_HDR];
     uint32_t len;
     uint64_t off;
-    if (l->hint_id == entry_id && l->hint_seg == sg->first_id) {
-        off = l->hint_off;
+    int hint = -1;
+    for (int i = 0; i < READ_HINTS; i++)
+        if (l->hints[i].id == entry_id && l->hints[i].seg == sg->first_id) hint = i;
+    if (hint >= 0) {
+        off = l->hints[hint].off;
     } else {
         uint64_t k = (entry_id - sg->first_id) / IDX_EVERY;
         if (k >= sg->nidx) return -EIO;
@@ -1190,9 +1242,11 @@ int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
     }
     e->ledger_id = l->ledger_id;
     e->entry_id = entry_id;
-    l->hint_id = entry_id + 1;
-    l->hint_off = off + REC_HDR + len;
-    l->hint_seg = sg->first_id;
+    if (hint < 0) hint = (int)(l->hint_next++ % READ_HINTS);
+    l->hints[hint].id = entry_id + 1;
+    l->hints[hint].off = off + REC_HDR + len;
+    l->hints[hint].seg = sg->first_id;
+    rtab_put(l, e);
     *out = e;
     return 0;
 }
@@ -1250,7 +1304,8 @@ int log_trim(mg_log_t *l, uint64_t before_id)
             close(l->rfd);
             l->rfd = -1;
         }
-        if (l->hint_seg == sg->first_id) l->hint_id = UINT64_MAX;
+        for (int i = 0; i < READ_HINTS; i++)
+            if (l->hints[i].seg == sg->first_id) l->hints[i].id = UINT64_MAX;
         mg_free(sg->idx);
         memmove(&l->segs[0], &l->segs[1], (l->nsegs - 1) * sizeof *l->segs);
         l->nsegs--;
