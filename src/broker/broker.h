@@ -162,6 +162,7 @@ struct topic {
     uint64_t last_msg_in, last_bytes_in, last_msg_out, last_bytes_out;
     double rate_in, tput_in, rate_out, tput_out;
     uint64_t write_lat_buckets[12]; /* pulsar_storage_write_latency_le_* */
+    uint64_t write_lat_sum_us;      /* pulsar_storage_write_latency_sum */
     uint64_t last_publish_ms;
     uint64_t created_ms;
 };
@@ -172,6 +173,18 @@ struct conn {
     int fd;
     char addr[64];
     mg_buf_t in, out;
+    /* Zero-copy output: stored entries queued by reference between the bytes of `out`.
+     * refs[i].pos is the absolute count of `out` bytes after which entry i goes; out_base is
+     * the absolute count of `out` bytes already written; ref_off is how much of the first
+     * queued entry is written. */
+    struct out_ref {
+        uint64_t pos;
+        mg_entry_t *e;
+    } *refs;
+    size_t nrefs, caprefs, ref_head;
+    uint64_t out_base;
+    uint32_t ref_off;
+    uint64_t ref_bytes;        /* entry bytes queued and not yet written */
     bool connected;           /* CONNECT received */
     bool closing;
     bool want_write;
@@ -228,6 +241,8 @@ void broker_request_stop(broker_t *b);
 void conn_accept(broker_t *b);
 int conn_send_cmd(conn_t *c, const pb_cmd_t *cmd);
 int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n);
+/* A payload frame whose payload is a stored entry, sent from the entry itself (no copy). */
+int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e);
 void conn_send_error(conn_t *c, uint64_t request_id, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void conn_send_success(conn_t *c, uint64_t request_id);

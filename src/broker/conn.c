@@ -96,6 +96,8 @@ void conn_close(conn_t *c, const char *why)
 
 static void conn_free(conn_t *c)
 {
+    for (size_t i = c->ref_head; i < c->nrefs; i++) entry_unref(c->refs[i].e);
+    mg_free(c->refs);
     buf_free(&c->in);
     buf_free(&c->out);
     mg_free(c->client_version);
@@ -117,7 +119,7 @@ conn_t *conn_find(broker_t *b, uint64_t id)
 
 bool conn_output_full(const conn_t *c)
 {
-    return buf_readable(&c->out) > OUT_HIGH_WATER;
+    return buf_readable(&c->out) + c->ref_bytes > OUT_HIGH_WATER;
 }
 
 int conn_send_cmd(conn_t *c, const pb_cmd_t *cmd)
@@ -132,6 +134,32 @@ int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n
 {
     if (c->closing) return -1;
     if (frame_write_cmd_head(&c->out, cmd, n) || buf_append(&c->out, p, n)) return -1;
+    schedule_flush(c);
+    return 0;
+}
+
+int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e)
+{
+    if (c->closing) return -1;
+    if (c->nrefs == c->caprefs) {
+        if (c->ref_head > 0) { /* reuse the written front of the array */
+            memmove(c->refs, c->refs + c->ref_head, (c->nrefs - c->ref_head) * sizeof *c->refs);
+            c->nrefs -= c->ref_head;
+            c->ref_head = 0;
+        }
+        if (c->nrefs == c->caprefs) {
+            size_t n = c->caprefs ? c->caprefs * 2 : 64;
+            void *r = mg_realloc(c->refs, n * sizeof *c->refs);
+            if (!r) return -1;
+            c->refs = r;
+            c->caprefs = n;
+        }
+    }
+    if (frame_write_cmd_head(&c->out, cmd, e->len)) return -1;
+    c->refs[c->nrefs].pos = c->out_base + buf_readable(&c->out);
+    c->refs[c->nrefs].e = entry_ref(e);
+    c->nrefs++;
+    c->ref_bytes += e->len;
     schedule_flush(c);
     return 0;
 }
@@ -176,11 +204,74 @@ static void wake_blocked_consumers(conn_t *c)
     }
 }
 
+/* Gather the pending output (command bytes and queued entries, in stream order) into iov. */
+static int out_iov(conn_t *c, struct iovec *iov, int max)
+{
+    int n = 0;
+    uint64_t bpos = c->out_base;
+    uint8_t *bptr = buf_head(&c->out);
+    size_t i = c->ref_head;
+    for (; i < c->nrefs && n + 2 <= max; i++) {
+        struct out_ref *r = &c->refs[i];
+        if (r->pos > bpos) {
+            iov[n++] = (struct iovec){bptr, (size_t)(r->pos - bpos)};
+            bptr += r->pos - bpos;
+            bpos = r->pos;
+        }
+        uint32_t skip = i == c->ref_head ? c->ref_off : 0;
+        iov[n++] = (struct iovec){r->e->data + skip, r->e->len - skip};
+    }
+    /* command bytes after the last queued entry, once every entry is in the vector */
+    size_t rest = buf_readable(&c->out) - (size_t)(bpos - c->out_base);
+    if (rest && n < max && i == c->nrefs) iov[n++] = (struct iovec){bptr, rest};
+    return n;
+}
+
+/* Drop w written bytes from the front of the output stream. */
+static void out_consume(conn_t *c, size_t w)
+{
+    while (w > 0) {
+        if (c->ref_head < c->nrefs) {
+            struct out_ref *r = &c->refs[c->ref_head];
+            if (r->pos > c->out_base) { /* command bytes before the next entry */
+                size_t k = (size_t)(r->pos - c->out_base);
+                if (k > w) k = w;
+                buf_consume(&c->out, k);
+                c->out_base += k;
+                w -= k;
+                continue;
+            }
+            size_t left = r->e->len - c->ref_off;
+            size_t k = left < w ? left : w;
+            c->ref_off += (uint32_t)k;
+            c->ref_bytes -= k;
+            w -= k;
+            if (c->ref_off == r->e->len) {
+                entry_unref(r->e);
+                c->ref_head++;
+                c->ref_off = 0;
+            }
+            continue;
+        }
+        buf_consume(&c->out, w);
+        c->out_base += w;
+        w = 0;
+    }
+    if (c->ref_head == c->nrefs) c->ref_head = c->nrefs = 0;
+}
+
+static bool out_pending(const conn_t *c)
+{
+    return buf_readable(&c->out) || c->ref_head < c->nrefs;
+}
+
 /* Returns -1 when the connection was closed. */
 static int conn_flush(conn_t *c)
 {
-    while (buf_readable(&c->out)) {
-        ssize_t w = write(c->fd, buf_head(&c->out), buf_readable(&c->out));
+    struct iovec iov[64];
+    while (out_pending(c)) {
+        int n = out_iov(c, iov, 64);
+        ssize_t w = writev(c->fd, iov, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -194,7 +285,7 @@ static int conn_flush(conn_t *c)
             conn_close(c, "write error");
             return -1;
         }
-        buf_consume(&c->out, (size_t)w);
+        out_consume(c, (size_t)w);
     }
     if (c->want_write) {
         c->want_write = false;
