@@ -19,7 +19,8 @@ enum {
     F_SUBS, F_PRODUCERS, F_CONSUMERS, F_RATE_IN, F_RATE_OUT, F_TPUT_IN, F_TPUT_OUT,
     F_STORAGE, F_BACKLOG_SIZE, F_MSG_BACKLOG, F_IN_BYTES, F_IN_MSGS, F_OUT_BYTES, F_OUT_MSGS,
     F_LAT0, /* .. F_LAT0 + 9 */
-    NF = F_LAT0 + 10
+    F_LAT_COUNT = F_LAT0 + 10, F_LAT_SUM,
+    NF
 };
 
 static const struct { const char *name, *type, *help; } FAM[NF] = {
@@ -47,6 +48,8 @@ static const struct { const char *name, *type, *help; } FAM[NF] = {
     {"pulsar_storage_write_latency_le_200", "gauge", "Entry writes within 200 ms"},
     {"pulsar_storage_write_latency_le_1000", "gauge", "Entry writes within 1 s"},
     {"pulsar_storage_write_latency_overflow", "gauge", "Entry writes over 1 s"},
+    {"pulsar_storage_write_latency_count", "gauge", "Entry writes timed"},
+    {"pulsar_storage_write_latency_sum", "gauge", "Total entry write latency in microseconds"},
 };
 
 typedef struct row {
@@ -54,7 +57,7 @@ typedef struct row {
     double v[NF];
 } row_t;
 
-enum { S_BACKLOG, S_UNACKED, S_RATE_OUT, S_TPUT_OUT, S_OUT_TOTAL, S_CONSUMERS, NS };
+enum { S_BACKLOG, S_UNACKED, S_RATE_OUT, S_TPUT_OUT, S_OUT_TOTAL, S_CONSUMERS, S_BLOCKED, NS };
 static const struct { const char *name, *type, *help; } SFAM[NS] = {
     {"pulsar_subscription_back_log", "gauge", "Messages in the subscription backlog"},
     {"pulsar_subscription_unacked_messages", "gauge", "Messages delivered and not acknowledged"},
@@ -62,6 +65,8 @@ static const struct { const char *name, *type, *help; } SFAM[NS] = {
     {"pulsar_subscription_msg_throughput_out", "gauge", "Bytes per second dispatched"},
     {"pulsar_subscription_msg_out_counter", "counter", "Messages dispatched"},
     {"pulsar_subscription_consumers_count", "gauge", "Consumers of the subscription"},
+    {"pulsar_subscription_blocked_on_unacked_messages", "gauge",
+     "1 when every consumer is blocked on its unacknowledged-message limit"},
 };
 
 static void esc(char *out, size_t n, const char *in)
@@ -173,13 +178,19 @@ void route_metrics(admin_req_t *r)
         row->v[F_IN_MSGS] += (double)t->msg_in;
         row->v[F_OUT_BYTES] += (double)t->bytes_out;
         row->v[F_OUT_MSGS] += (double)t->msg_out;
-        for (int i = 0; i < 10; i++) row->v[F_LAT0 + i] += (double)t->write_lat_buckets[i];
+        for (int i = 0; i < 10; i++) {
+            row->v[F_LAT0 + i] += (double)t->write_lat_buckets[i];
+            row->v[F_LAT_COUNT] += (double)t->write_lat_buckets[i];
+        }
+        row->v[F_LAT_SUM] += (double)t->write_lat_sum_us;
         for (size_t j = 0; map_next(&t->subs, &j, &k, NULL, &v);) {
             subscription_t *s = v;
             uint64_t backlog = sub_backlog(s), unacked = 0;
             double rate = 0, tput = 0;
+            bool blocked = s->consumers != NULL;
             for (consumer_t *c = s->consumers; c; c = c->next_in_sub) {
                 unacked += c->unacked;
+                if (!c->blocked) blocked = false;
                 rate += c->rate_out;
                 tput += c->tput_out;
             }
@@ -197,6 +208,7 @@ void route_metrics(admin_req_t *r)
             srow->v[S_TPUT_OUT] = tput;
             srow->v[S_OUT_TOTAL] = (double)s->msg_out;
             srow->v[S_CONSUMERS] = s->nconsumers;
+            srow->v[S_BLOCKED] = blocked ? 1 : 0;
         }
     }
     mg_buf_t out;

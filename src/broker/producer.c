@@ -300,6 +300,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
         int bi = 0;
         while (bi < 9 && lat > bounds_us[bi]) bi++;
         t->write_lat_buckets[bi]++;
+        t->write_lat_sum_us += lat;
         if (sc->dedup_name) {
             dedup_state_t *d = map_get(&t->dedup, sc->dedup_name);
             if (d && (int64_t)sc->highest_sequence_id > d->persisted)

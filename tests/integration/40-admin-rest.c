@@ -538,12 +538,16 @@ static void test_bad_input(void **s)
 }
 
 /* A strict Prometheus text-format (0.0.4) parser: every sample belongs to the family named
- * by the # TYPE line just before its block, families appear once, labels are well formed,
- * values parse as floats. Returns the value of `want` (name{labels} prefix match) or -1. */
+ * by the # TYPE line just before its block, a # HELP line (when present) names the family of
+ * the # TYPE line right after it, families appear once, a series (name and labels) appears
+ * once, labels are well formed, values parse as finite floats. Returns the value of `want`
+ * (name, and want_label a substring of its labels) or -1. */
 static double prom_check(const char *text, const char *want_name, const char *want_label)
 {
-    char fam[256] = "", seen[400][128];
+    char fam[256] = "", help[256] = "", seen[400][128];
     int nseen = 0;
+    static char series[4000][300];
+    int nseries = 0;
     double found = -1;
     const char *p = text;
     while (*p) {
@@ -560,8 +564,14 @@ static double prom_check(const char *text, const char *want_name, const char *wa
             char kw[16], name[256], rest[256];
             int n = sscanf(line, "# %15s %255s %255s", kw, name, rest);
             assert_true(n >= 2);
+            if (!strcmp(kw, "HELP")) {
+                assert_true(help[0] == 0); /* two HELP lines in a row */
+                snprintf(help, sizeof help, "%s", name);
+            }
             if (!strcmp(kw, "TYPE")) {
                 assert_int_equal(n, 3);
+                if (help[0]) assert_string_equal(help, name);
+                help[0] = 0;
                 assert_true(!strcmp(rest, "gauge") || !strcmp(rest, "counter") ||
                             !strcmp(rest, "histogram") || !strcmp(rest, "summary") ||
                             !strcmp(rest, "untyped"));
@@ -606,6 +616,12 @@ static double prom_check(const char *text, const char *want_name, const char *wa
         double v = strtod(q, &end);
         assert_true(end != q);
         assert_true(*end == 0 || *end == ' ');
+        assert_true(v == v && v - v == 0); /* not NaN, not infinite */
+        assert_true(help[0] == 0);          /* a HELP line without its TYPE */
+        char key[300];
+        snprintf(key, sizeof key, "%s{%s}", name, labels);
+        for (int i = 0; i < nseries; i++) assert_true(strcmp(series[i], key) != 0);
+        if (nseries < 4000) snprintf(series[nseries++], sizeof series[0], "%s", key);
         if (!strcmp(name, want_name) && (!want_label || strstr(labels, want_label))) found = v;
     }
     return found;
@@ -626,6 +642,36 @@ static void test_metrics(void **s)
     assert_true(prom_check(r.body, "pulsar_subscription_back_log", "subscription=\"msub\"") == 4);
     assert_true(prom_check(r.body, "pulsar_storage_size", tl) > 0);
     assert_true(prom_check(r.body, "pulsar_storage_write_latency_le_1000", tl) >= 0);
+    /* the write-latency histogram as Pulsar's: per-range buckets, _count and _sum (µs) */
+    static const char *lat[] = {"le_0_5", "le_1", "le_5", "le_10", "le_20", "le_50", "le_100",
+                                "le_200", "le_1000", "overflow"};
+    double nlat = 0;
+    for (int i = 0; i < 10; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "pulsar_storage_write_latency_%s", lat[i]);
+        double v = prom_check(r.body, name, tl);
+        assert_true(v >= 0);
+        nlat += v;
+    }
+    assert_true(nlat == 4); /* four entries written */
+    assert_true(prom_check(r.body, "pulsar_storage_write_latency_count", tl) == 4);
+    assert_true(prom_check(r.body, "pulsar_storage_write_latency_sum", tl) > 0);
+    assert_true(prom_check(r.body, "pulsar_in_bytes_total", tl) > 0);
+    assert_true(prom_check(r.body, "pulsar_out_bytes_total", tl) >= 0);
+    assert_true(prom_check(r.body, "pulsar_rate_out", tl) >= 0);
+    assert_true(prom_check(r.body, "pulsar_throughput_in", tl) >= 0);
+    assert_true(prom_check(r.body, "pulsar_throughput_out", tl) >= 0);
+    assert_true(prom_check(r.body, "pulsar_storage_backlog_size", tl) > 0);
+    assert_true(prom_check(r.body, "pulsar_msg_backlog", tl) == 4);
+    assert_true(prom_check(r.body, "pulsar_subscriptions_count", tl) == 1);
+    assert_true(prom_check(r.body, "pulsar_topics_count", "namespace=\"public/default\"") >= 1);
+    assert_true(prom_check(r.body, "pulsar_subscription_blocked_on_unacked_messages", "subscription=\"msub\"") == 0);
+    assert_true(prom_check(r.body, "pulsar_subscription_consumers_count", "subscription=\"msub\"") == 1);
+    assert_true(prom_check(r.body, "process_cpu_seconds_total", NULL) > 0);
+    assert_true(prom_check(r.body, "process_virtual_memory_bytes", NULL) > 0);
+    assert_true(prom_check(r.body, "process_start_time_seconds", NULL) > 1e9);
+    assert_true(prom_check(r.body, "magnetar_alloc_count", NULL) > 0);
+    assert_true(prom_check(r.body, "magnetar_connections", NULL) >= 1);
     assert_true(prom_check(r.body, "process_resident_memory_bytes", NULL) > 0);
     assert_true(prom_check(r.body, "process_open_fds", NULL) > 0);
     assert_true(prom_check(r.body, "magnetar_alloc_used_bytes", NULL) > 0);
