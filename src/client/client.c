@@ -56,6 +56,7 @@ void cl_wake(struct mg_client *cl)
 void cl_defer_locked(struct mg_client *cl, deferred_t *d)
 {
     d->next = NULL;
+    if (d->kind == DEF_SEND) cl->def_sends_queued++;
     if (cl->def_tail) cl->def_tail->next = d;
     else cl->def_head = d;
     cl->def_tail = d;
@@ -89,10 +90,12 @@ static void run_deferred_locked(struct mg_client *cl)
         deferred_t *d = cl->def_head;
         cl->def_head = cl->def_tail = NULL;
         pthread_mutex_unlock(&cl->lock);
+        uint64_t sends = 0;
         while (d) {
             deferred_t *n = d->next;
             if (d->kind == DEF_SEND) {
                 d->send_cb(d->res, d->has_id ? &d->id : NULL, d->ctx);
+                sends++;
             } else if (d->kind == DEF_LISTENER) {
                 struct mg_consumer *root = d->cons;
                 root->conf.listener(root, d->msg, root->conf.listener_ctx);
@@ -102,6 +105,10 @@ static void run_deferred_locked(struct mg_client *cl)
             d = n;
         }
         pthread_mutex_lock(&cl->lock);
+        if (sends) { /* mg_producer_flush waits for the callbacks, not only the receipts */
+            cl->def_sends_done += sends;
+            pthread_cond_broadcast(&cl->cond);
+        }
     }
 }
 

@@ -280,6 +280,7 @@ struct mg_client {
     struct mg_consumer **conss;
     size_t nconss, capconss;
     deferred_t *def_head, *def_tail;
+    uint64_t def_sends_queued, def_sends_done; /* send callbacks queued / run so far (FIFO) */
     dlq_item_t *dlq_head, *dlq_tail;
     bool maint_kick;
 };

@@ -833,6 +833,9 @@ mg_result mg_producer_flush(mg_producer_t *p)
             for (int i = 0; i < p->nchildren; i++) flush_batches_locked(p->children[i]);
         else flush_batches_locked(p);
         while (!all_sent(p) && !cl->stopping) cl_wait_locked(cl, 0);
+        /* and until the send callbacks of those receipts have run (they run in order) */
+        uint64_t target = cl->def_sends_queued;
+        while (cl->def_sends_done < target && !cl->stopping) cl_wait_locked(cl, 0);
     }
     pthread_mutex_unlock(&cl->lock);
     return r;

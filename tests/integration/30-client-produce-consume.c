@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -245,6 +246,34 @@ static void test_errors(void **s)
     assert_int_equal(mg_message_id_deserialize((const uint8_t *)"\xff\xff", 2, &back), MG_ERR_INVALID_ARG);
 }
 
+/* mg_producer_flush returns only after the send callbacks of every receipt have run */
+static atomic_int flushed_cbs;
+static void on_sent_slow(mg_result r, const mg_message_id_t *id, void *ctx)
+{
+    usleep(2000); /* a callback that takes a while */
+    if (r == MG_OK && id) atomic_fetch_add(&flushed_cbs, 1);
+}
+static void test_flush_runs_callbacks(void **s)
+{
+    mg_producer_conf_t pc;
+    mg_producer_conf_init(&pc);
+    pc.batching_max_messages = 8;
+    pc.batching_max_delay_ms = 50;
+    mg_producer_t *p;
+    assert_int_equal(mg_producer_create(C, "flush-cbs", &pc, &p), MG_OK);
+    for (int round = 0; round < 3; round++) {
+        atomic_store(&flushed_cbs, 0);
+        for (int i = 0; i < 20; i++) {
+            mg_message_t *m = mg_message_new("x", 1);
+            assert_int_equal(mg_producer_send_async(p, m, on_sent_slow, NULL), MG_OK);
+            mg_message_free(m);
+        }
+        assert_int_equal(mg_producer_flush(p), MG_OK);
+        assert_int_equal(atomic_load(&flushed_cbs), 20);
+    }
+    assert_int_equal(mg_producer_close(p), MG_OK);
+}
+
 static void test_client_tool(void **s)
 {
     char cmd[1024], out[8192];
@@ -277,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_sync_send_and_receive),
         cmocka_unit_test(test_batching_and_codecs),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_flush_runs_callbacks),
         cmocka_unit_test(test_client_tool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
