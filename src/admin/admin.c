@@ -2,7 +2,8 @@
  * marshalling of each request into the broker loop: the HTTP thread copies method, path,
  * query and body into an admin_req_t, posts it to the loop, and waits on a condition variable
  * until a route handler (loop thread) has answered. Also start-up, shutdown and the periodic
- * policy-enforcement timer. */
+ * policy timer (retentionCheckIntervalInSeconds): retention, TTL and backlog-quota eviction
+ * (policies_enforce_all), then subscription expiration (aops_subs_expire_inactive). */
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
@@ -17,9 +18,11 @@
 #include <unistd.h>
 
 #include "admin/admin_int.h"
+#include "broker/admin_ops.h"
 #include "net/listen.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 
 typedef struct admin {
     broker_t *b;
@@ -350,6 +353,7 @@ static int policy_timer(mg_loop_t *l, uint64_t id, void *arg)
 {
     broker_t *b = arg;
     policies_enforce_all(b);
+    aops_subs_expire_inactive(b, mg_now_ms());
     int s = b->cfg->retention_check_interval_s;
     return (s > 0 ? s : 60) * 1000;
 }

@@ -12,6 +12,7 @@
 #include "broker/admin_ops.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 
 /* A scalar policy stored as one Policies field. */
 typedef struct scalar_policy {
@@ -177,6 +178,30 @@ static void policies_changed(broker_t *b, const char *t, const char *ns, bool en
     if (enforce) policies_enforce_all(b);
 }
 
+/* ?applied=true: the value in effect when the namespace sets none, i.e. the broker's
+ * default (broker.conf), as Pulsar's topic-level `applied` falls back to namespace then
+ * broker. NULL when the policy has no broker-level default. */
+static json_t *applied_default(broker_t *b, const char *path)
+{
+    const mg_config_t *c = b->cfg;
+    if (!strcmp(path, "messageTTL")) return json_integer(c->ttl_seconds);
+    if (!strcmp(path, "deduplication")) return json_boolean(c->dedup_enabled);
+    if (!strcmp(path, "schemaValidationEnforced")) return json_boolean(c->schema_validation_enforced);
+    if (!strcmp(path, "schemaCompatibilityStrategy"))
+        return json_string(c->schema_compat_strategy[0] ? c->schema_compat_strategy : "FULL");
+    if (!strcmp(path, "maxProducersPerTopic")) return json_integer(c->max_producers_per_topic);
+    if (!strcmp(path, "maxConsumersPerTopic")) return json_integer(c->max_consumers_per_topic);
+    if (!strcmp(path, "maxConsumersPerSubscription"))
+        return json_integer(c->max_consumers_per_subscription);
+    if (!strcmp(path, "maxUnackedMessagesPerConsumer"))
+        return json_integer(c->max_unacked_per_consumer);
+    if (!strcmp(path, "maxUnackedMessagesPerSubscription"))
+        return json_integer(c->max_unacked_per_subscription);
+    /* Pulsar's subscriptionExpirationTimeMinutes defaults to 0 (never); Magnetar has no key */
+    if (!strcmp(path, "subscriptionExpirationTime")) return json_integer(0);
+    return NULL;
+}
+
 static void scalar_policy(admin_req_t *r, const scalar_policy_t *sp, const char *t,
                           const char *ns, json_t *pol)
 {
@@ -185,12 +210,8 @@ static void scalar_policy(admin_req_t *r, const scalar_policy_t *sp, const char 
     if (!strcmp(m, "GET")) {
         if (cur && !json_is_null(cur)) return reply_json(r, 200, json_incref(cur));
         if (areq_arg_true(r, "applied")) {
-            if (!strcmp(sp->path, "messageTTL"))
-                return reply_json(r, 200, json_integer(r->b->cfg->ttl_seconds));
-            if (!strcmp(sp->path, "deduplication"))
-                return reply_json(r, 200, json_boolean(r->b->cfg->dedup_enabled));
-            if (!strcmp(sp->path, "schemaValidationEnforced"))
-                return reply_json(r, 200, json_boolean(r->b->cfg->schema_validation_enforced));
+            json_t *eff = applied_default(r->b, sp->path);
+            if (eff) return reply_json(r, 200, eff);
         }
         if (!sp->unset) return reply_empty(r, 204);
         return reply_text(r, 200, "application/json", sp->unset, strlen(sp->unset));
@@ -228,6 +249,7 @@ static void scalar_policy(admin_req_t *r, const scalar_policy_t *sp, const char 
     }
     policies_store(r->b, t, ns, pol);
     policies_changed(r->b, t, ns, !strcmp(sp->path, "messageTTL"));
+    if (!strcmp(sp->path, "subscriptionExpirationTime")) aops_subs_expire_inactive(r->b, mg_now_ms());
     reply_empty(r, 204);
 }
 
@@ -276,7 +298,18 @@ static void backlog_quota(admin_req_t *r, const char *t, const char *ns, json_t 
     json_t *bq = json_object_get(pol, "backlog_quota_map");
     if (!strcmp(m, "GET")) {
         if (!map) return reply_405(r);
-        return reply_json(r, 200, json_is_object(bq) ? json_incref(bq) : json_object());
+        json_t *out = json_is_object(bq) ? json_deep_copy(bq) : json_object();
+        const mg_config_t *c = r->b->cfg;
+        if (areq_arg_true(r, "applied") && !json_object_get(out, "destination_storage") &&
+            c->backlog_quota_default_limit_gb >= 0) {
+            /* the broker default (backlogQuotaDefaultLimitGB / ...RetentionPolicy) */
+            json_int_t lim = (json_int_t)c->backlog_quota_default_limit_gb << 30;
+            json_object_set_new(out, "destination_storage",
+                                json_pack("{s:I,s:I,s:i,s:s}", "limit", lim, "limitSize", lim,
+                                          "limitTime", -1, "policy",
+                                          c->backlog_quota_default_policy));
+        }
+        return reply_json(r, 200, out);
     }
     if (map) return reply_405(r);
     const char *type = areq_arg(r, "backlogQuotaType");

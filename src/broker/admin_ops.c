@@ -189,3 +189,35 @@ int aops_sub_nth_unacked(topic_t *t, const char *name, uint64_t n, uint64_t *out
     }
     return -ENOENT;
 }
+
+int aops_subs_expire_inactive(broker_t *b, uint64_t now_ms)
+{
+    int deleted = 0;
+    void *v;
+    for (size_t it = 0; map_next(&b->topics, &it, NULL, NULL, &v);) {
+        topic_t *t = v;
+        const ns_policies_t *p = ns_policies(b, t->tn.tenant, t->tn.ns);
+        int minutes = p ? p->subscription_expiration_minutes : 0;
+        if (minutes <= 0 || t->closing) continue;
+        uint64_t limit_ms = (uint64_t)minutes * 60000;
+        /* collect first: deleting changes t->subs */
+        size_t n = map_count(&t->subs), k = 0;
+        subscription_t **doomed = mg_calloc(n ? n : 1, sizeof *doomed);
+        if (!doomed) return deleted;
+        void *sv;
+        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &sv);) {
+            subscription_t *s = sv;
+            if (!s->durable || s->nconsumers || s->deleting) continue;
+            if (now_ms > s->last_active_ms && now_ms - s->last_active_ms > limit_ms) doomed[k++] = s;
+        }
+        for (size_t j = 0; j < k; j++) {
+            log_info("subscription expiration: %s: deleting subscription %s, inactive for %llu s "
+                     "(policy %d min)", t->name, doomed[j]->name,
+                     (unsigned long long)((now_ms - doomed[j]->last_active_ms) / 1000), minutes);
+            sub_delete(doomed[j]);
+            deleted++;
+        }
+        mg_free(doomed);
+    }
+    return deleted;
+}

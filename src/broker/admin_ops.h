@@ -39,4 +39,11 @@ int aops_sub_reset(topic_t *t, const char *name, uint64_t id);
 /* The entry id of the n-th (1-based) unacknowledged message of a subscription, -ENOENT. */
 int aops_sub_nth_unacked(topic_t *t, const char *name, uint64_t n, uint64_t *id);
 
+/* Subscription expiration (the namespace policy subscriptionExpirationTimeMinutes), as
+ * Pulsar's PersistentTopic.checkInactiveSubscriptions: on every loaded topic, a durable
+ * subscription with no connected consumer whose last activity (creation, an ack, its last
+ * consumer leaving) is older than the policy is deleted with its cursor. Unset or 0: never
+ * (Pulsar's broker default subscriptionExpirationTimeMinutes=0). Returns the number deleted. */
+int aops_subs_expire_inactive(broker_t *b, uint64_t now_ms);
+
 #endif
