@@ -72,7 +72,7 @@ void config_defaults(mg_config_t *c)
     c->default_num_partitions = 1;
     c->keep_alive_interval_s = 30;
     c->journal_sync_data = true;
-    c->journal_max_group_wait_ms = 1;
+    c->journal_max_group_wait_ms = 0;
     c->cache_size_mb = 64;
     c->max_segment_mb = 256;
     c->max_pending_publish_per_conn = 1000;

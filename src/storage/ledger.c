@@ -47,6 +47,7 @@
 #define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
 #define SCAN_BUF (1u << 20)
 #define IOV_BATCH 256                /* records per writev */
+#define SYNC_THREADS 3               /* helpers that fdatasync a group's files in parallel */
 #define READ_HINTS 8                 /* sequential-read hints per log */
 #define RTAB_SLOTS 64                /* recent-read table slots per log */
 #define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
@@ -120,6 +121,7 @@ struct mg_log {
     int wfd;
     uint64_t w_seg_first, w_off;
     int w_err;
+    int w_sync_err;       /* result of this group's fdatasync (set by a sync helper) */
     bool w_dirty, w_in_group;
     op_t *wq_head, *wq_tail;
     mg_log_t *w_gnext;
@@ -139,6 +141,16 @@ struct mg_store {
     uint64_t rtab_bytes;     /* bytes held by every log's recent-read table */
     bool dispatching;
     op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
+
+    /* fdatasync helpers: when a group dirtied several files, they are synced in parallel
+     * (the writer takes a share too). swork/snext/sremaining under smu. */
+    pthread_t syncers[SYNC_THREADS];
+    int nsyncers;
+    pthread_mutex_t smu;
+    pthread_cond_t scv, sdone;
+    mg_log_t **swork;
+    int snwork, snext, sremaining;
+    bool sstop;
 
     pthread_mutex_t mu;
     pthread_cond_t wcond; /* writer waits for work */
@@ -659,6 +671,7 @@ static void cache_add(mg_log_t *l, mg_entry_t *e)
 /* ---- store -------------------------------------------------------------------------------- */
 
 static void *writer_main(void *arg);
+static void *syncer_main(void *arg);
 
 mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t errlen)
 {
@@ -723,6 +736,13 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
         goto fail;
     }
     s->writer_started = true;
+    pthread_mutex_init(&s->smu, NULL);
+    pthread_cond_init(&s->scv, NULL);
+    pthread_cond_init(&s->sdone, NULL);
+    for (int i = 0; s->o.sync_data && i < SYNC_THREADS; i++) {
+        if (pthread_create(&s->syncers[i], NULL, syncer_main, s) != 0) break;
+        s->nsyncers++;
+    }
     return s;
 fail:
     if (s->efd >= 0) close(s->efd);
@@ -752,6 +772,14 @@ void store_close(mg_store_t *s)
     pthread_cond_signal(&s->wcond);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    pthread_mutex_lock(&s->smu);
+    s->sstop = true;
+    pthread_cond_broadcast(&s->scv);
+    pthread_mutex_unlock(&s->smu);
+    for (int i = 0; i < s->nsyncers; i++) pthread_join(s->syncers[i], NULL);
+    pthread_mutex_destroy(&s->smu);
+    pthread_cond_destroy(&s->scv);
+    pthread_cond_destroy(&s->sdone);
 
     size_t n = map_count(&s->logs), k = 0;
     mg_log_t **all = n ? mg_malloc(n * sizeof *all) : NULL;
@@ -1438,6 +1466,50 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
     }
 }
 
+static void *syncer_main(void *arg)
+{
+    mg_store_t *s = arg;
+    pthread_mutex_lock(&s->smu);
+    for (;;) {
+        while (!s->sstop && s->snext >= s->snwork) pthread_cond_wait(&s->scv, &s->smu);
+        if (s->sstop) break;
+        mg_log_t *l = s->swork[s->snext++];
+        pthread_mutex_unlock(&s->smu);
+        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
+        pthread_mutex_lock(&s->smu);
+        if (--s->sremaining == 0) pthread_cond_signal(&s->sdone);
+    }
+    pthread_mutex_unlock(&s->smu);
+    return NULL;
+}
+
+/* fdatasync every log in dl (writer thread): in parallel with the helpers when there are
+ * several, so a group costs about one fsync, not one per file. Results in w_sync_err. */
+static void sync_logs(mg_store_t *s, mg_log_t **dl, int k)
+{
+    if (k == 1 || s->nsyncers == 0) {
+        for (int i = 0; i < k; i++) dl[i]->w_sync_err = fdatasync(dl[i]->wfd) < 0 ? -errno : 0;
+        return;
+    }
+    pthread_mutex_lock(&s->smu);
+    s->swork = dl;
+    s->snwork = k;
+    s->snext = 0;
+    s->sremaining = k;
+    pthread_cond_broadcast(&s->scv);
+    while (s->snext < s->snwork) {
+        mg_log_t *l = s->swork[s->snext++];
+        pthread_mutex_unlock(&s->smu);
+        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
+        pthread_mutex_lock(&s->smu);
+        s->sremaining--;
+    }
+    while (s->sremaining > 0) pthread_cond_wait(&s->sdone, &s->smu);
+    s->swork = NULL;
+    s->snwork = s->snext = 0;
+    pthread_mutex_unlock(&s->smu);
+}
+
 /* One group commit: write every queued append, one fdatasync per dirty file, then hand the
  * completions to the loop in append order per log and signal the eventfd. */
 static void writer_group(mg_store_t *s, op_t *batch)
@@ -1461,15 +1533,29 @@ static void writer_group(mg_store_t *s, op_t *batch)
         l->wq_tail = op;
     }
     for (mg_log_t *l = glist; l; l = l->w_gnext) writer_write_log(s, l);
-    for (mg_log_t *l = glist; l; l = l->w_gnext) {
-        if (!l->w_dirty || l->wfd < 0) continue;
-        if (s->o.sync_data && fdatasync(l->wfd) < 0) {
-            int e = errno;
-            log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
-            writer_fail(l, -e);
+    if (s->o.sync_data) {
+        int k = 0, cap = 0;
+        mg_log_t *small[64], **dl = small;
+        for (mg_log_t *l = glist; l; l = l->w_gnext) cap++;
+        if (cap > 64 && !(dl = mg_malloc((size_t)cap * sizeof *dl))) dl = NULL;
+        for (mg_log_t *l = glist; l; l = l->w_gnext) {
+            if (!l->w_dirty || l->wfd < 0) continue;
+            if (dl) dl[k++] = l;
+            else l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0; /* no memory: one by one */
         }
-        l->w_dirty = false;
+        if (dl && k) sync_logs(s, dl, k);
+        if (dl && dl != small) mg_free(dl);
+        for (mg_log_t *l = glist; l; l = l->w_gnext) {
+            if (!l->w_dirty || l->wfd < 0) continue;
+            if (l->w_sync_err < 0) {
+                log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
+                          strerror(-l->w_sync_err));
+                writer_fail(l, l->w_sync_err);
+            }
+            l->w_sync_err = 0;
+        }
     }
+    for (mg_log_t *l = glist; l; l = l->w_gnext) l->w_dirty = false;
     /* after this block the writer touches neither these logs nor their ops */
     pthread_mutex_lock(&s->mu);
     for (mg_log_t *l = glist, *next; l; l = next) {
