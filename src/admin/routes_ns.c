@@ -486,7 +486,9 @@ void route_namespaces(admin_req_t *r)
         if (!strcmp(m, "GET")) {
             reply_json(r, 200, policies_view(b, pol));
         } else if (!strcmp(m, "DELETE")) {
-            if (ns_delete(b, t, ns, areq_arg_true(r, "force")) == -ENOTEMPTY)
+            if (areq_arg_true(r, "force") && !b->cfg->force_delete_namespace_allowed)
+                reply_err(r, 405, "Broker doesn't allow forced deletion of namespaces");
+            else if (ns_delete(b, t, ns, areq_arg_true(r, "force")) == -ENOTEMPTY)
                 reply_err(r, 409, "Cannot delete non empty namespace");
             else reply_empty(r, 204);
         } else {

@@ -272,6 +272,8 @@ void route_tenants(admin_req_t *r)
         if (!name_is_valid(name) || !tenant_exists(b, name))
             return reply_err(r, 404, "Tenant does not exist");
         bool force = areq_arg_true(r, "force");
+        if (force && !b->cfg->force_delete_tenant_allowed)
+            return reply_err(r, 405, "Broker doesn't allow forced deletion of tenants");
         if (tenant_has_namespaces(b, name) && !force)
             return reply_err(r, 409, "The tenant still has active namespaces");
         if (force) { /* as Pulsar: every namespace goes, with its topics */

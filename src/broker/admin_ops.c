@@ -197,7 +197,9 @@ int aops_subs_expire_inactive(broker_t *b, uint64_t now_ms)
     for (size_t it = 0; map_next(&b->topics, &it, NULL, NULL, &v);) {
         topic_t *t = v;
         const ns_policies_t *p = ns_policies(b, t->tn.tenant, t->tn.ns);
-        int minutes = p ? p->subscription_expiration_minutes : 0;
+        int minutes = p && p->subscription_expiration_minutes > 0
+                          ? p->subscription_expiration_minutes
+                          : b->cfg->subscription_expiration_minutes; /* broker default */
         if (minutes <= 0 || t->closing) continue;
         uint64_t limit_ms = (uint64_t)minutes * 60000;
         /* collect first: deleting changes t->subs */

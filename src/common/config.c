@@ -55,6 +55,9 @@ static const struct key keys[] = {
      S(backlog_quota_default_policy)},
     {"retentionCheckIntervalInSeconds", K_INT, F(retention_check_interval_s), 0},
     {"authenticationEnabled", K_BOOL, F(authentication_enabled), 0},
+    {"forceDeleteNamespaceAllowed", K_BOOL, F(force_delete_namespace_allowed), 0},
+    {"forceDeleteTenantAllowed", K_BOOL, F(force_delete_tenant_allowed), 0},
+    {"subscriptionExpirationTimeMinutes", K_INT, F(subscription_expiration_minutes), 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

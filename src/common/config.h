@@ -43,6 +43,9 @@ typedef struct mg_config {
     char backlog_quota_default_policy[48];     /* backlogQuotaDefaultRetentionPolicy */
     int retention_check_interval_s;            /* retentionCheckIntervalInSeconds */
     bool authentication_enabled;               /* authenticationEnabled */
+    bool force_delete_namespace_allowed;       /* forceDeleteNamespaceAllowed */
+    bool force_delete_tenant_allowed;          /* forceDeleteTenantAllowed */
+    int subscription_expiration_minutes;       /* subscriptionExpirationTimeMinutes (0 = never) */
     char data_dir[512];                        /* not a Pulsar key: --data-dir */
 } mg_config_t;
 

@@ -123,7 +123,8 @@ static json_int_t jint(json_t *o, const char *path)
 static int setup(void **s)
 {
     curl_global_init(CURL_GLOBAL_ALL);
-    B = mgt_broker_start("managedLedgerMaxSizePerLedgerMbytes=1\nretentionCheckIntervalInSeconds=3600\n");
+    B = mgt_broker_start("managedLedgerMaxSizePerLedgerMbytes=1\nretentionCheckIntervalInSeconds=3600\n"
+                         "forceDeleteNamespaceAllowed=true\nforceDeleteTenantAllowed=true\n");
     return 0;
 }
 static int teardown(void **s)
@@ -491,6 +492,23 @@ static void test_topics(void **s)
     expect("DELETE", "/admin/v2/namespaces/public/tp", NULL, 204);
 }
 
+/* Pulsar's defaults: forceDeleteNamespaceAllowed and forceDeleteTenantAllowed are false, so a
+ * forced delete is refused with 405 and nothing is deleted. */
+static void test_force_delete_refused_by_default(void **s)
+{
+    mgt_broker_t *saved = B;
+    B = mgt_broker_start(NULL);
+    expect("PUT", "/admin/v2/tenants/keep", "{\"adminRoles\":[],\"allowedClusters\":[\"standalone\"]}", 204);
+    expect("PUT", "/admin/v2/namespaces/keep/a", NULL, 204);
+    expect("DELETE", "/admin/v2/namespaces/keep/a?force=true", NULL, 405);
+    expect("DELETE", "/admin/v2/tenants/keep?force=true", NULL, 405);
+    expect("GET", "/admin/v2/namespaces/keep/a", NULL, 200);
+    expect("DELETE", "/admin/v2/namespaces/keep/a", NULL, 204);
+    expect("DELETE", "/admin/v2/tenants/keep", NULL, 204);
+    mgt_broker_free(B);
+    B = saved;
+}
+
 static void test_lookup_health(void **s)
 {
     json_t *j = http_json("GET", "/lookup/v2/topic/persistent/public/default/lk", NULL, 200);
@@ -740,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_clusters_tenants),
         cmocka_unit_test(test_namespaces_policies),
         cmocka_unit_test(test_force_delete),
+        cmocka_unit_test(test_force_delete_refused_by_default),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_lookup_health),
         cmocka_unit_test(test_bad_input),
