@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,11 +107,41 @@ static int stats_timer(mg_loop_t *l, uint64_t id, void *arg)
     return 5000;
 }
 
+/* Cursor positions are written without sync on the loop thread; this thread makes them durable
+ * every 200 ms, so the loop never waits on an fsync of the metadata store (under heavy journal
+ * I/O one can take hundreds of milliseconds). */
+static void *meta_syncer_main(void *arg)
+{
+    broker_t *b = arg;
+    pthread_mutex_lock(&b->meta_sync_mu);
+    while (!b->meta_sync_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&b->meta_sync_cv, &b->meta_sync_mu, &ts);
+        if (!b->meta_dirty) continue;
+        b->meta_dirty = false;
+        pthread_mutex_unlock(&b->meta_sync_mu);
+        meta_sync(b->meta);
+        pthread_mutex_lock(&b->meta_sync_mu);
+    }
+    pthread_mutex_unlock(&b->meta_sync_mu);
+    return NULL;
+}
+
 static int cursor_timer(mg_loop_t *l, uint64_t id, void *arg)
 {
     broker_t *b = arg;
-    subs_flush_dirty(b);
-    meta_sync(b->meta);
+    if (b->dirty_subs) {
+        subs_flush_dirty(b);
+        pthread_mutex_lock(&b->meta_sync_mu);
+        b->meta_dirty = true;
+        pthread_mutex_unlock(&b->meta_sync_mu);
+    }
     return 200;
 }
 
@@ -179,6 +210,9 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     loop_fd_add(b->loop, store_event_fd(b->store), LOOP_READ, on_store, b);
     loop_set_before_sleep(b->loop, before_sleep, b);
     loop_timer_add(b->loop, 5000, stats_timer, b);
+    pthread_mutex_init(&b->meta_sync_mu, NULL);
+    pthread_cond_init(&b->meta_sync_cv, NULL);
+    if (pthread_create(&b->meta_syncer, NULL, meta_syncer_main, b) == 0) b->meta_syncer_started = true;
     loop_timer_add(b->loop, 200, cursor_timer, b);
     loop_timer_add(b->loop, 1000, keepalive_timer, b);
     admin_timers(b);
@@ -212,6 +246,15 @@ void broker_free(broker_t *b)
     if (!b) return;
     b->stopping = true;
     admin_stop(b);
+    if (b->meta_syncer_started) {
+        pthread_mutex_lock(&b->meta_sync_mu);
+        b->meta_sync_stop = true;
+        pthread_cond_signal(&b->meta_sync_cv);
+        pthread_mutex_unlock(&b->meta_sync_mu);
+        pthread_join(b->meta_syncer, NULL);
+        pthread_mutex_destroy(&b->meta_sync_mu);
+        pthread_cond_destroy(&b->meta_sync_cv);
+    }
     while (b->conns) conn_close(b->conns, "broker shutdown");
     conn_flush_all(b); /* frees the closed connections */
     map_free(&b->conn_by_id);

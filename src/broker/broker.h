@@ -10,6 +10,7 @@
 #ifndef MG_BROKER_H
 #define MG_BROKER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -229,6 +230,12 @@ struct broker {
     void *admin;               /* admin HTTP server (admin/http.h) */
     uint64_t total_msg_in, total_bytes_in, total_msg_out, total_bytes_out;
     bool stopping;
+    /* metadata syncer thread: makes cursor writes durable off the loop thread */
+    pthread_t meta_syncer;
+    bool meta_syncer_started;
+    pthread_mutex_t meta_sync_mu;
+    pthread_cond_t meta_sync_cv;
+    bool meta_dirty, meta_sync_stop; /* under meta_sync_mu */
 };
 
 /* broker.c */
