@@ -46,7 +46,7 @@ static int listed_frames(const char *txt)
 static void check_fixture(const char *base)
 {
     char path[600];
-    size_t n, tn;
+    size_t n = 0, tn = 0;
     snprintf(path, sizeof path, "%s/%s.bin", MG_FIXTURES, base);
     uint8_t *bin = slurp(path, &n);
     assert_non_null(bin);
