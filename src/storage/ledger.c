@@ -17,150 +17,7 @@
  * updated only when a completion is dispatched. The two meet at s->mu: the submit queue, the
  * completion queue and each log's w_pending count.
  */
-#include "storage/ledger.h"
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
-#include "common/alloc.h"
-#include "common/crc32c.h"
-#include "common/log.h"
-#include "common/map.h"
-#include "common/timeutil.h"
-
-#define REC_HDR 24
-#define REC_MAGIC 0x3152474du        /* "MGR1" read as a little-endian u32 */
-#define REC_MAX_LEN (256u << 20)     /* sanity bound on a record's length field */
-#define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
-#define SCAN_BUF (1u << 20)
-#define IOV_BATCH 256                /* records per writev */
-#define SYNC_THREADS 3               /* helpers that fdatasync a group's files in parallel */
-#define READ_HINTS 8                 /* sequential-read hints per log */
-#define RTAB_SLOTS 64                /* recent-read table slots per log */
-#define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
-#define DEFAULT_SEGMENT_MAX (64ull << 20)
-#define COUNTER_FILE ".next-ledger-id"
-#define META_MAX 8192                /* bound on a log meta file (topic names are < 4 KiB) */
-
-/* One queued append. Created by log_append (loop), written by the writer, completed and freed
- * by store_dispatch_completions (loop). Holds its own reference on e. */
-typedef struct op {
-    struct op *next;
-    mg_log_t *log;
-    mg_entry_t *e;
-    log_append_cb cb;
-    void *arg;
-    int status;          /* set by the writer: 0 or -errno */
-    uint64_t seg_first;  /* segment the record went to (writer) */
-    uint64_t off;        /* its offset in that segment (writer) */
-    uint8_t hdr[REC_HDR];
-} op_t;
-
-/* A cached entry: on the store-wide FIFO (oldest first) and in its log's ring (by id). */
-typedef struct cnode {
-    struct cnode *prev, *next;
-    mg_log_t *log;
-    mg_entry_t *e;
-    size_t cost;
-} cnode_t;
-
-/* A segment as the loop thread knows it. */
-typedef struct seg {
-    uint64_t first_id;
-    uint64_t valid_end;  /* one past the last record known good (indexed segments) */
-    uint64_t bytes;
-    uint64_t mtime_ms;
-    uint64_t *idx;       /* idx[k] = offset of entry first_id + k * IDX_EVERY */
-    size_t nidx, capidx;
-    bool indexed;        /* false: closed segment not scanned yet (scanned on first read) */
-} seg_t;
-
-struct mg_log {
-    mg_store_t *s;
-    char *topic;
-    char *dirpath;
-    uint64_t ledger_id;
-
-    /* loop thread */
-    uint64_t first_id, durable_end, next_id;
-    seg_t *segs;
-    size_t nsegs, capsegs;
-    int rfd;              /* read fd of segment rfd_seg, or -1 */
-    uint64_t rfd_seg;
-    /* Sequential-read hints, one per concurrent reader (subscriptions at different places):
-     * entry `id` starts at `off` in segment `seg`. Replaced round robin. */
-    struct read_hint {
-        uint64_t id, off, seg;
-    } hints[READ_HINTS];
-    unsigned hint_next;
-    /* Entries recently read from disk, direct-mapped by id (lazily allocated): readers at
-     * nearby positions share one pread and checksum check. Bounded store-wide. */
-    mg_entry_t **rtab;
-    cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
-    size_t ccap, chead, ccount;
-    bool failed;
-    bool closing;
-
-    /* under s->mu: appends queued or being written, not yet completed by the writer */
-    size_t w_pending;
-
-    /* writer thread only (set up by log_open before the first append is queued) */
-    int wfd;
-    uint64_t w_seg_first, w_off;
-    int w_err;
-    int w_sync_err;       /* result of this group's fdatasync (set by a sync helper) */
-    bool w_dirty, w_in_group;
-    op_t *wq_head, *wq_tail;
-    mg_log_t *w_gnext;
-};
-
-struct mg_store {
-    char *dir;
-    char *ldir;
-    store_opts_t o;
-    int efd;
-    uint64_t next_ledger_id; /* loop thread */
-    mg_map_t logs;           /* open logs by topic, loop thread */
-
-    /* cache, loop thread */
-    cnode_t *chead, *ctail;
-    uint64_t cache_bytes;
-    uint64_t rtab_bytes;     /* bytes held by every log's recent-read table */
-    bool dispatching;
-    op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
-
-    /* fdatasync helpers: when a group dirtied several files, they are synced in parallel
-     * (the writer takes a share too). swork/snext/sremaining under smu. */
-    pthread_t syncers[SYNC_THREADS];
-    int nsyncers;
-    pthread_mutex_t smu;
-    pthread_cond_t scv, sdone;
-    mg_log_t **swork;
-    int snwork, snext, sremaining;
-    bool sstop;
-
-    pthread_mutex_t mu;
-    pthread_cond_t wcond; /* writer waits for work */
-    pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
-    op_t *q_head, *q_tail; /* submitted, for the writer */
-    op_t *c_head, *c_tail; /* completed, for the loop */
-    bool stop;
-    pthread_t writer;
-    bool writer_started;
-};
+#include "storage/ledger_int.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -175,11 +32,11 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
+void put_le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
-static void put_le64(uint8_t *p, uint64_t v)
+void put_le64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -249,7 +106,7 @@ static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-static int fsync_dir(const char *path)
+int fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -365,7 +222,7 @@ static int log_dirpath(mg_store_t *s, const char *topic, char *out, size_t outle
     return 0;
 }
 
-static void seg_path(const char *dirpath, uint64_t first, char *out, size_t outlen)
+void seg_path(const char *dirpath, uint64_t first, char *out, size_t outlen)
 {
     /* dirpath is bounded (log_dirpath), so this never truncates */
     if (snprintf(out, outlen, "%s/%020" PRIu64 ".seg", dirpath, first) >= (int)outlen)
@@ -670,8 +527,6 @@ static void cache_add(mg_log_t *l, mg_entry_t *e)
 
 /* ---- store -------------------------------------------------------------------------------- */
 
-static void *writer_main(void *arg);
-static void *syncer_main(void *arg);
 
 mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t errlen)
 {
@@ -1344,260 +1199,4 @@ int log_trim(mg_log_t *l, uint64_t before_id)
         while (l->ccount && cache_front_id(l) < l->first_id) cache_pop_front(l);
     }
     return n;
-}
-
-/* ---- writer thread ------------------------------------------------------------------------ */
-
-/* Fail every append of l in the current group that has not failed yet, and all later ones. */
-static void writer_fail(mg_log_t *l, int err)
-{
-    l->w_err = err;
-    for (op_t *op = l->wq_head; op; op = op->next)
-        if (op->status == 0) op->status = err;
-}
-
-static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
-{
-    char path[PATH_MAX];
-    seg_path(l->dirpath, l->w_seg_first, path, sizeof path);
-    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_CREAT | (create ? O_TRUNC : 0);
-    l->wfd = open(path, flags, 0644);
-    if (l->wfd < 0) {
-        int e = errno;
-        log_error("open(%s): %s", path, strerror(e));
-        writer_fail(l, -e);
-        return -1;
-    }
-    if (create && s->o.sync_data && fsync_dir(l->dirpath) < 0) {
-        writer_fail(l, -EIO);
-        return -1;
-    }
-    return 0;
-}
-
-/* Close the active segment (synced first when sync_data) and start one at first_id. */
-static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
-{
-    if (l->wfd >= 0) {
-        if (s->o.sync_data && l->w_dirty && fdatasync(l->wfd) < 0) {
-            int e = errno;
-            log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
-            writer_fail(l, -e);
-            return -1;
-        }
-        close(l->wfd);
-        l->wfd = -1;
-        l->w_dirty = false;
-    }
-    l->w_seg_first = first_id;
-    l->w_off = 0;
-    return writer_open_seg(s, l, true);
-}
-
-static int writev_all(int fd, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
-
-/* Write the queued appends of one log (l->wq, in id order), rolling segments as needed. */
-static void writer_write_log(mg_store_t *s, mg_log_t *l)
-{
-    uint64_t max = s->o.segment_max_bytes;
-    struct iovec iov[IOV_BATCH * 2];
-    op_t *op = l->wq_head;
-    while (op) {
-        if (l->w_err) {
-            if (op->status == 0) op->status = l->w_err;
-            op = op->next;
-            continue;
-        }
-        uint64_t rl = REC_HDR + (uint64_t)op->e->len;
-        if (l->w_off > 0 && l->w_off + rl > max) {
-            if (writer_roll(s, l, op->e->entry_id) < 0) continue;
-        } else if (l->wfd < 0 && writer_open_seg(s, l, false) < 0) {
-            continue;
-        }
-        int niov = 0;
-        uint64_t total = 0;
-        op_t *end = op;
-        while (end && niov + 2 <= IOV_BATCH * 2) {
-            rl = REC_HDR + (uint64_t)end->e->len;
-            if (niov > 0 && l->w_off + total + rl > max) break;
-            iov[niov].iov_base = end->hdr;
-            iov[niov++].iov_len = REC_HDR;
-            if (end->e->len) {
-                iov[niov].iov_base = end->e->data;
-                iov[niov++].iov_len = end->e->len;
-            }
-            end->seg_first = l->w_seg_first;
-            end->off = l->w_off + total;
-            total += rl;
-            end = end->next;
-        }
-        if (writev_all(l->wfd, iov, niov) < 0) {
-            int e = errno;
-            log_error("writev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
-            /* cut a partial record so the file stays a clean prefix */
-            if (ftruncate(l->wfd, (off_t)l->w_off) < 0)
-                log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
-                          strerror(errno));
-            writer_fail(l, -e);
-            continue;
-        }
-        l->w_off += total;
-        l->w_dirty = true;
-        op = end;
-    }
-}
-
-static void *syncer_main(void *arg)
-{
-    mg_store_t *s = arg;
-    pthread_mutex_lock(&s->smu);
-    for (;;) {
-        while (!s->sstop && s->snext >= s->snwork) pthread_cond_wait(&s->scv, &s->smu);
-        if (s->sstop) break;
-        mg_log_t *l = s->swork[s->snext++];
-        pthread_mutex_unlock(&s->smu);
-        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
-        pthread_mutex_lock(&s->smu);
-        if (--s->sremaining == 0) pthread_cond_signal(&s->sdone);
-    }
-    pthread_mutex_unlock(&s->smu);
-    return NULL;
-}
-
-/* fdatasync every log in dl (writer thread): in parallel with the helpers when there are
- * several, so a group costs about one fsync, not one per file. Results in w_sync_err. */
-static void sync_logs(mg_store_t *s, mg_log_t **dl, int k)
-{
-    if (k == 1 || s->nsyncers == 0) {
-        for (int i = 0; i < k; i++) dl[i]->w_sync_err = fdatasync(dl[i]->wfd) < 0 ? -errno : 0;
-        return;
-    }
-    pthread_mutex_lock(&s->smu);
-    s->swork = dl;
-    s->snwork = k;
-    s->snext = 0;
-    s->sremaining = k;
-    pthread_cond_broadcast(&s->scv);
-    while (s->snext < s->snwork) {
-        mg_log_t *l = s->swork[s->snext++];
-        pthread_mutex_unlock(&s->smu);
-        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
-        pthread_mutex_lock(&s->smu);
-        s->sremaining--;
-    }
-    while (s->sremaining > 0) pthread_cond_wait(&s->sdone, &s->smu);
-    s->swork = NULL;
-    s->snwork = s->snext = 0;
-    pthread_mutex_unlock(&s->smu);
-}
-
-/* One group commit: write every queued append, one fdatasync per dirty file, then hand the
- * completions to the loop in append order per log and signal the eventfd. */
-static void writer_group(mg_store_t *s, op_t *batch)
-{
-    mg_log_t *glist = NULL, *gtail = NULL;
-    while (batch) {
-        op_t *op = batch;
-        batch = op->next;
-        op->next = NULL;
-        mg_log_t *l = op->log;
-        if (!l->w_in_group) {
-            l->w_in_group = true;
-            l->w_gnext = NULL;
-            l->wq_head = l->wq_tail = NULL;
-            if (gtail) gtail->w_gnext = l;
-            else glist = l;
-            gtail = l;
-        }
-        if (l->wq_tail) l->wq_tail->next = op;
-        else l->wq_head = op;
-        l->wq_tail = op;
-    }
-    for (mg_log_t *l = glist; l; l = l->w_gnext) writer_write_log(s, l);
-    if (s->o.sync_data) {
-        int k = 0, cap = 0;
-        mg_log_t *small[64], **dl = small;
-        for (mg_log_t *l = glist; l; l = l->w_gnext) cap++;
-        if (cap > 64 && !(dl = mg_malloc((size_t)cap * sizeof *dl))) dl = NULL;
-        for (mg_log_t *l = glist; l; l = l->w_gnext) {
-            if (!l->w_dirty || l->wfd < 0) continue;
-            if (dl) dl[k++] = l;
-            else l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0; /* no memory: one by one */
-        }
-        if (dl && k) sync_logs(s, dl, k);
-        if (dl && dl != small) mg_free(dl);
-        for (mg_log_t *l = glist; l; l = l->w_gnext) {
-            if (!l->w_dirty || l->wfd < 0) continue;
-            if (l->w_sync_err < 0) {
-                log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
-                          strerror(-l->w_sync_err));
-                writer_fail(l, l->w_sync_err);
-            }
-            l->w_sync_err = 0;
-        }
-    }
-    for (mg_log_t *l = glist; l; l = l->w_gnext) l->w_dirty = false;
-    /* after this block the writer touches neither these logs nor their ops */
-    pthread_mutex_lock(&s->mu);
-    for (mg_log_t *l = glist, *next; l; l = next) {
-        next = l->w_gnext;
-        size_t n = 0;
-        for (op_t *op = l->wq_head; op; op = op->next) n++;
-        if (s->c_tail) s->c_tail->next = l->wq_head;
-        else s->c_head = l->wq_head;
-        s->c_tail = l->wq_tail;
-        l->wq_head = l->wq_tail = NULL;
-        l->w_in_group = false;
-        l->w_pending -= n;
-    }
-    pthread_cond_broadcast(&s->dcond);
-    pthread_mutex_unlock(&s->mu);
-    uint64_t one = 1;
-    if (write(s->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_error("write(eventfd): %s", strerror(errno));
-}
-
-static void *writer_main(void *arg)
-{
-    mg_store_t *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->q_head && !s->stop) pthread_cond_wait(&s->wcond, &s->mu);
-        if (!s->q_head) break; /* stopping and drained */
-        if (s->o.group_wait_ms > 0 && !s->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->o.group_wait_ms * 1000000ull;
-            ts.tv_sec += (time_t)(ns / 1000000000ull);
-            ts.tv_nsec = (long)(ns % 1000000000ull);
-            while (!s->stop && pthread_cond_timedwait(&s->wcond, &s->mu, &ts) != ETIMEDOUT) {
-            }
-        }
-        op_t *batch = s->q_head;
-        s->q_head = s->q_tail = NULL;
-        pthread_mutex_unlock(&s->mu);
-        writer_group(s, batch);
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
 }

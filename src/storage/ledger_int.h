@@ -1,0 +1,162 @@
+/* ledger_int.h - internals shared by the storage files: the on-disk record constants, the log
+ * and store structures, and the helpers both the loop side (ledger.c) and the writer thread
+ * (writer.c) use. Not part of the storage interface (that is ledger.h). */
+#ifndef MG_STORAGE_LEDGER_INT_H
+#define MG_STORAGE_LEDGER_INT_H
+
+#include "storage/ledger.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "common/map.h"
+#include "common/timeutil.h"
+
+#define REC_HDR 24
+#define REC_MAGIC 0x3152474du        /* "MGR1" read as a little-endian u32 */
+#define REC_MAX_LEN (256u << 20)     /* sanity bound on a record's length field */
+#define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
+#define SCAN_BUF (1u << 20)
+#define IOV_BATCH 256                /* records per writev */
+#define SYNC_THREADS 3               /* helpers that fdatasync a group's files in parallel */
+#define READ_HINTS 8                 /* sequential-read hints per log */
+#define RTAB_SLOTS 64                /* recent-read table slots per log */
+#define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
+#define DEFAULT_SEGMENT_MAX (64ull << 20)
+#define COUNTER_FILE ".next-ledger-id"
+#define META_MAX 8192                /* bound on a log meta file (topic names are < 4 KiB) */
+
+/* One queued append. Created by log_append (loop), written by the writer, completed and freed
+ * by store_dispatch_completions (loop). Holds its own reference on e. */
+typedef struct op {
+    struct op *next;
+    mg_log_t *log;
+    mg_entry_t *e;
+    log_append_cb cb;
+    void *arg;
+    int status;          /* set by the writer: 0 or -errno */
+    uint64_t seg_first;  /* segment the record went to (writer) */
+    uint64_t off;        /* its offset in that segment (writer) */
+    uint8_t hdr[REC_HDR];
+} op_t;
+
+/* A cached entry: on the store-wide FIFO (oldest first) and in its log's ring (by id). */
+typedef struct cnode {
+    struct cnode *prev, *next;
+    mg_log_t *log;
+    mg_entry_t *e;
+    size_t cost;
+} cnode_t;
+
+/* A segment as the loop thread knows it. */
+typedef struct seg {
+    uint64_t first_id;
+    uint64_t valid_end;  /* one past the last record known good (indexed segments) */
+    uint64_t bytes;
+    uint64_t mtime_ms;
+    uint64_t *idx;       /* idx[k] = offset of entry first_id + k * IDX_EVERY */
+    size_t nidx, capidx;
+    bool indexed;        /* false: closed segment not scanned yet (scanned on first read) */
+} seg_t;
+
+struct mg_log {
+    mg_store_t *s;
+    char *topic;
+    char *dirpath;
+    uint64_t ledger_id;
+
+    /* loop thread */
+    uint64_t first_id, durable_end, next_id;
+    seg_t *segs;
+    size_t nsegs, capsegs;
+    int rfd;              /* read fd of segment rfd_seg, or -1 */
+    uint64_t rfd_seg;
+    /* Sequential-read hints, one per concurrent reader (subscriptions at different places):
+     * entry `id` starts at `off` in segment `seg`. Replaced round robin. */
+    struct read_hint {
+        uint64_t id, off, seg;
+    } hints[READ_HINTS];
+    unsigned hint_next;
+    /* Entries recently read from disk, direct-mapped by id (lazily allocated): readers at
+     * nearby positions share one pread and checksum check. Bounded store-wide. */
+    mg_entry_t **rtab;
+    cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
+    size_t ccap, chead, ccount;
+    bool failed;
+    bool closing;
+
+    /* under s->mu: appends queued or being written, not yet completed by the writer */
+    size_t w_pending;
+
+    /* writer thread only (set up by log_open before the first append is queued) */
+    int wfd;
+    uint64_t w_seg_first, w_off;
+    int w_err;
+    int w_sync_err;       /* result of this group's fdatasync (set by a sync helper) */
+    bool w_dirty, w_in_group;
+    op_t *wq_head, *wq_tail;
+    mg_log_t *w_gnext;
+};
+
+struct mg_store {
+    char *dir;
+    char *ldir;
+    store_opts_t o;
+    int efd;
+    uint64_t next_ledger_id; /* loop thread */
+    mg_map_t logs;           /* open logs by topic, loop thread */
+
+    /* cache, loop thread */
+    cnode_t *chead, *ctail;
+    uint64_t cache_bytes;
+    uint64_t rtab_bytes;     /* bytes held by every log's recent-read table */
+    bool dispatching;
+    op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
+
+    /* fdatasync helpers: when a group dirtied several files, they are synced in parallel
+     * (the writer takes a share too). swork/snext/sremaining under smu. */
+    pthread_t syncers[SYNC_THREADS];
+    int nsyncers;
+    pthread_mutex_t smu;
+    pthread_cond_t scv, sdone;
+    mg_log_t **swork;
+    int snwork, snext, sremaining;
+    bool sstop;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wcond; /* writer waits for work */
+    pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
+    op_t *q_head, *q_tail; /* submitted, for the writer */
+    op_t *c_head, *c_tail; /* completed, for the loop */
+    bool stop;
+    pthread_t writer;
+    bool writer_started;
+};
+
+/* ledger.c helpers used by the writer */
+void seg_path(const char *dirpath, uint64_t first, char *out, size_t outlen);
+int fsync_dir(const char *path);
+void put_le32(uint8_t *p, uint32_t v);
+void put_le64(uint8_t *p, uint64_t v);
+
+/* writer.c: the writer thread and its fdatasync helpers */
+void *writer_main(void *arg);
+void *syncer_main(void *arg);
+
+#endif
