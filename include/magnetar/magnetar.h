@@ -436,6 +436,111 @@ mg_result mg_message_new_avro(const struct avro_value *v, mg_message_t **out);
 mg_result mg_message_get_avro(const mg_message_t *m, const mg_schema_t *writer,
                               const mg_schema_t *reader, struct avro_value *out);
 
+/* ---- AUTO_CONSUME, AUTO_PUBLISH and payload validation ----
+ * Pulsar's SchemaType numbers of its two client-side pseudo schemas; they never travel as such. */
+#define MG_SCHEMA_AUTO_CONSUME ((mg_schema_type)-3)
+#define MG_SCHEMA_AUTO_PUBLISH ((mg_schema_type)-4)
+/* AUTO_CONSUME (Pulsar's Schema.AUTO_CONSUME()): pass it to mg_consumer_subscribe_with_schema or
+ *   mg_reader_create_with_schema. At creation the client fetches the topic's latest schema
+ *   (GET_SCHEMA) and declares it in SUBSCRIBE, or declares none when the topic has no schema
+ *   (or BYTES): what the Java client sends to a broker below protocol v21 (libmagnetar speaks
+ *   v20). Each message is then read with its own writer schema: mg_message_writer_schema,
+ *   mg_message_decode_auto. Refused by producers (MG_ERR_INVALID_ARG).
+ * AUTO_PUBLISH (Pulsar's Schema.AUTO_PRODUCE_BYTES()): pass it to
+ *   mg_producer_create_with_schema. At creation the client fetches the topic's latest schema and
+ *   declares it in PRODUCER (the broker answers with that schema's version, put in every
+ *   message); every payload given to mg_producer_send / _send_async is then checked with
+ *   mg_schema_validate before it is queued: an invalid one fails with MG_ERR_INVALID_ARG and
+ *   mg_last_error_message() says why. A topic without a schema: the producer is a plain BYTES
+ *   producer (no schema, nothing checked). Refused by consumers and readers.
+ * Both: free with mg_schema_free; mg_schema_get_type gives the values above. */
+mg_result mg_schema_auto_consume(mg_schema_t **out);
+mg_result mg_schema_auto_produce_bytes(mg_schema_t **out);
+
+/* Check that data is a valid payload of schema s, as AUTO_PRODUCE_BYTES does:
+ *   AVRO: exactly one Avro binary datum of the schema (walked without allocating: union and enum
+ *     indexes in range, lengths within the data, booleans 0/1), nothing left over;
+ *   JSON: one JSON text (RFC 8259), whitespace around it only;
+ *   BOOL, INT8..INT64, FLOAT, DOUBLE, DATE, TIME, TIMESTAMP, LOCAL_DATE, LOCAL_TIME: the exact
+ *     size (1, 1, 2, 4, 8, 4, 8, then 8 each); INSTANT 12 bytes, LOCAL_DATE_TIME 16 (Java's
+ *     encodings);
+ *   KEY_VALUE: INLINE payloads are split (mg_kv_decode) and both parts checked with the key and
+ *     value schemas; SEPARATED payloads are the value alone;
+ *   STRING, BYTES, PROTOBUF, PROTOBUF_NATIVE: anything (Pulsar does not check them either).
+ * MG_OK, or MG_ERR_INVALID_ARG with the reason in mg_last_error_message(). */
+mg_result mg_schema_validate(const mg_schema_t *s, const void *data, size_t len);
+
+/* The schema a received message was written with (AUTO_CONSUME): GET_SCHEMA for the message's
+ * topic and schema version, cached by the client per topic (partitions share one entry) and
+ * version; a message without a version was written as BYTES (a BYTES schema is returned, no
+ * request). The client c must be open. *out: free with mg_schema_free. Errors as
+ * mg_client_get_schema; MG_ERR_INVALID_ARG for a message that was not received. */
+mg_result mg_message_writer_schema(mg_client_t *c, const mg_message_t *m, mg_schema_t **out);
+
+/* A message decoded with its writer schema (Pulsar's GenericRecord / GenericObject). */
+typedef struct mg_auto_value {
+    mg_schema_type type;      /* the writer schema's type */
+    int64_t schema_version;   /* -1 when the message has none */
+    mg_schema_t *schema;      /* the writer schema (owned) */
+    struct avro_value *avro;  /* AVRO: the record, a generic avro-c value (owned) */
+    char *text;               /* JSON, STRING: NUL-terminated copy of the payload (owned) */
+    size_t text_len;
+    bool b;                   /* BOOL */
+    int64_t i;                /* INT8..INT64; DATE, TIME, TIMESTAMP (ms), LOCAL_DATE (epoch day),
+                               * LOCAL_TIME (nanos of day) */
+    double d;                 /* FLOAT, DOUBLE */
+    const void *data;         /* every type: the payload, borrowed from the message */
+    size_t len;
+} mg_auto_value_t;
+/* Fetch the writer schema (as mg_message_writer_schema) and decode the payload with it; the
+ * payload is first checked with mg_schema_validate (MG_ERR_INVALID_ARG when it does not match).
+ * KEY_VALUE, BYTES and the other types only fill data/len: split KEY_VALUE payloads with
+ * mg_message_get_kv(m, mg_schema_kv_encoding(v.schema), ...). Release with mg_auto_value_clear
+ * (also safe on a value whose decode failed). */
+mg_result mg_message_decode_auto(mg_client_t *c, const mg_message_t *m, mg_auto_value_t *out);
+void mg_auto_value_clear(mg_auto_value_t *v);
+
+/* ---- KEY_VALUE (Pulsar's KeyValueSchema) ----
+ * Schema data: [4-byte BE key schema length][key schema data][4-byte BE value length][value
+ * schema data] (Java's KeyValue.encode of the two SchemaInfo's data); properties, as Java's
+ * KeyValueSchemaInfo: key.schema.name, key.schema.type ("INT32", "AVRO"... Java's SchemaType
+ * names), key.schema.properties (the key schema's properties as a JSON object, keys sorted,
+ * Gson's escaping), the same three for value.schema.*, and kv.encoding.type ("INLINE" or
+ * "SEPARATED"). The schema's name is "KeyValue".
+ * Payloads: INLINE is [4-byte BE key length][key][4-byte BE value length][value], a length of
+ * -1 meaning a null part; SEPARATED puts the value alone in the payload and the key in the
+ * message key, base64 with partition_key_b64_encoded (as Java's keyBytes()). */
+typedef enum mg_kv_encoding { MG_KV_INLINE = 0, MG_KV_SEPARATED = 1 } mg_kv_encoding;
+/* key and value: any non-AUTO schemas (copied). *out: free with mg_schema_free. */
+mg_result mg_schema_key_value(const mg_schema_t *key, const mg_schema_t *value,
+                              mg_kv_encoding encoding, mg_schema_t **out);
+/* The kv.encoding.type of a KEY_VALUE schema (INLINE when absent, as Java). */
+mg_kv_encoding mg_schema_kv_encoding(const mg_schema_t *kv);
+/* The key and value schemas of a KEY_VALUE schema (types, names and properties from the
+ * key.schema.* / value.schema.* properties; a missing type is BYTES). Free both. */
+mg_result mg_schema_kv_split(const mg_schema_t *kv, mg_schema_t **key, mg_schema_t **value);
+/* INLINE payload of (key, value); a NULL part is written as null (-1). *out: free with free(). */
+mg_result mg_kv_encode(const void *key, size_t klen, const void *value, size_t vlen,
+                       uint8_t **out, size_t *len);
+/* Split an INLINE payload: pointers into p (NULL for a null part). MG_ERR_INVALID_ARG when the
+ * lengths do not fit or bytes are left over. */
+mg_result mg_kv_decode(const void *p, size_t len, const void **key, size_t *klen,
+                       const void **value, size_t *vlen);
+/* A new message holding (key, value) in the given encoding (SEPARATED: key NULL = no key). */
+mg_result mg_message_new_kv(const void *key, size_t klen, const void *value, size_t vlen,
+                            mg_kv_encoding encoding, mg_message_t **out);
+/* Read (key, value) from a message: *key and *value are malloc'ed copies (free with free()),
+ * NULL for a null part (SEPARATED: NULL key when the message has none). */
+mg_result mg_message_get_kv(const mg_message_t *m, mg_kv_encoding encoding, uint8_t **key,
+                            size_t *klen, uint8_t **value, size_t *vlen);
+/* Binary message keys (Java's keyBytes): set stores base64 and marks the key
+ * partition_key_b64_encoded; mg_message_key then returns the base64 text. */
+mg_result mg_message_set_key_bytes(mg_message_t *m, const void *key, size_t len);
+bool mg_message_key_is_base64(const mg_message_t *m);
+/* The key's bytes (base64-decoded when so marked); *out malloc'ed (free with free()), NULL and
+ * *len 0 when the message has no key. */
+mg_result mg_message_key_bytes(const mg_message_t *m, uint8_t **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

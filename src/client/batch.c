@@ -19,6 +19,10 @@ int batch_append(mg_buf_t *b, const mg_message_t *m, int64_t seq)
     s.n_properties = np;
     s.properties = kvp;
     s.partition_key = m->key;
+    if (m->key && m->key_b64) {
+        s.has_partition_key_b64_encoded = 1;
+        s.partition_key_b64_encoded = 1;
+    }
     s.payload_size = (int32_t)m->len;
     if (m->event_time) {
         s.has_event_time = 1;
@@ -75,6 +79,7 @@ int batch_split(const uint8_t *p, size_t len, int n, mg_message_t **out)
         out[i] = m;
         int rc = set_props(m, s->properties, s->n_properties);
         if (s->partition_key) rc |= mg_message_set_key(m, s->partition_key);
+        m->key_b64 = s->partition_key && s->has_partition_key_b64_encoded && s->partition_key_b64_encoded;
         if (s->has_ordering_key) rc |= mg_message_set_ordering_key(m, s->ordering_key.data, s->ordering_key.len);
         if (s->has_event_time) m->event_time = s->event_time;
         if (s->has_sequence_id) {
@@ -112,7 +117,14 @@ int message_fill_from_meta(mg_message_t *m, const pb_meta_t *md)
     }
     if (md->num_messages_in_batch <= 1 || !md->has_num_messages_in_batch) {
         rc |= set_props(m, md->properties, md->n_properties);
-        if (md->partition_key) rc |= mg_message_set_key(m, md->partition_key);
+        if (md->partition_key) {
+            /* a batch of one keeps the flag its SingleMessageMetadata gave (batch_split) */
+            bool b64 = md->has_num_messages_in_batch
+                           ? m->key_b64
+                           : md->has_partition_key_b64_encoded && md->partition_key_b64_encoded;
+            rc |= mg_message_set_key(m, md->partition_key);
+            m->key_b64 = b64;
+        }
         if (md->has_ordering_key)
             rc |= mg_message_set_ordering_key(m, md->ordering_key.data, md->ordering_key.len);
         if (md->has_event_time) m->event_time = md->event_time;

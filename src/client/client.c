@@ -594,6 +594,7 @@ mg_result mg_client_close(mg_client_t *cl)
         conn_free(c);
     }
     run_deferred_locked(cl);
+    schema_cache_free_locked(cl);
     pthread_mutex_unlock(&cl->lock);
     pthread_cond_destroy(&cl->cond);
     pthread_mutex_destroy(&cl->lock);

@@ -41,6 +41,7 @@ struct mg_message {
     uint8_t *data;
     size_t len;
     char *key;
+    bool key_b64; /* key is base64 (MessageMetadata.partition_key_b64_encoded) */
     uint8_t *okey;
     size_t okey_len;
     char **props; /* name, value, name, value ... */
@@ -173,6 +174,7 @@ struct mg_producer {
     mg_schema_t *schema;   /* own copy, NULL when none */
     uint8_t *schema_ver;   /* PRODUCER_SUCCESS.schema_version; put in every SEND's metadata */
     size_t schema_ver_len;
+    struct schema_check *check; /* AUTO_PUBLISH (root handle): payloads checked before queueing */
 };
 
 /* ---- consumer ------------------------------------------------------------------------------- */
@@ -283,6 +285,7 @@ struct mg_client {
     uint64_t def_sends_queued, def_sends_done; /* send callbacks queued / run so far (FIFO) */
     dlq_item_t *dlq_head, *dlq_tail;
     bool maint_kick;
+    struct schema_cache_entry *schema_cache; /* writer schemas by (topic, version); schema_auto.c */
 };
 
 /* ---- client.c ----------------------------------------------------------------------------- */
@@ -385,6 +388,19 @@ void schema_to_proto(const mg_schema_t *s, Pulsar__Proto__Schema *pb, Pulsar__Pr
                      Pulsar__Proto__KeyValue **kvp, size_t max);
 /* Remember the broker's error text for mg_last_error_message() (msg may be NULL: clears). */
 void client_set_error(const char *msg);
+/* ---- schema_auto.c ----------------------------------------------------------------------- */
+/* A compiled payload check of one schema (AVRO keeps the parsed avro-c schema). Immutable once
+ * built, so any thread may use it without a lock. */
+typedef struct schema_check schema_check_t;
+mg_result schema_check_new(const mg_schema_t *s, schema_check_t **out);
+void schema_check_free(schema_check_t *c);
+/* MG_OK, or MG_ERR_INVALID_ARG with the reason given to client_set_error. */
+mg_result schema_check_payload(const schema_check_t *c, const void *p, size_t len);
+/* AUTO_CONSUME / AUTO_PUBLISH: the topic's latest schema (*out NULL when none or BYTES), with
+ * the check for AUTO_PUBLISH (check may be NULL). Takes the client lock itself. */
+mg_result schema_resolve_auto(struct mg_client *cl, const char *topic, mg_schema_t **out,
+                              schema_check_t **check);
+void schema_cache_free_locked(struct mg_client *cl); /* client close */
 mg_result producer_create_schema_locked(struct mg_client *cl, const char *topic,
                                         const mg_producer_conf_t *conf, const mg_schema_t *schema,
                                         struct mg_producer **out);

@@ -192,6 +192,7 @@ mg_message_t *message_clone(const mg_message_t *m)
     mg_message_t *c = mg_message_new(m->data, m->len);
     if (!c) return NULL;
     c->key = dup_or_null(m->key);
+    c->key_b64 = m->key_b64;
     if (m->okey_len) {
         c->okey = mg_malloc(m->okey_len);
         if (c->okey) memcpy(c->okey, m->okey, m->okey_len);
@@ -220,6 +221,7 @@ mg_result mg_message_set_key(mg_message_t *m, const char *key)
     if (!m) return MG_ERR_INVALID_ARG;
     mg_free(m->key);
     m->key = key ? mg_strdup(key) : NULL;
+    m->key_b64 = false;
     return !key || m->key ? MG_OK : MG_ERR_NO_MEMORY;
 }
 

@@ -52,6 +52,7 @@ static void producer_free(struct mg_producer *p)
     mg_free(p->name);
     mg_schema_free(p->schema);
     mg_free(p->schema_ver);
+    schema_check_free(p->check);
     mg_free(p);
 }
 
@@ -211,6 +212,10 @@ static void meta_message(pb_meta_t *md, const mg_message_t *m, kvset_t *ks)
     md->n_properties = np;
     md->properties = ks->kvp;
     md->partition_key = m->key;
+    if (m->key && m->key_b64) {
+        md->has_partition_key_b64_encoded = 1;
+        md->partition_key_b64_encoded = 1;
+    }
     if (m->okey_len) {
         md->has_ordering_key = 1;
         md->ordering_key.data = m->okey;
@@ -746,10 +751,25 @@ mg_result mg_producer_create_with_schema(mg_client_t *cl, const char *topic,
     char full[2048];
     mg_result r = cl_topic_full(topic, full, sizeof full);
     if (r) return r;
+    /* AUTO_PRODUCE_BYTES: declare the topic's latest schema and check payloads against it */
+    mg_schema_t *latest = NULL;
+    schema_check_t *check = NULL;
+    if (schema && schema->type == (int)MG_SCHEMA_AUTO_PUBLISH) {
+        if ((r = schema_resolve_auto(cl, full, &latest, &check))) return r;
+        schema = latest;
+    } else if (schema && schema->type < 0) {
+        return MG_ERR_INVALID_ARG; /* AUTO_CONSUME is for consumers */
+    }
     pthread_mutex_lock(&cl->lock);
     r = cl->stopping ? MG_ERR_ALREADY_CLOSED
                      : producer_create_schema_locked(cl, full, conf, schema, out);
+    if (!r) {
+        (*out)->check = check;
+        check = NULL;
+    }
     pthread_mutex_unlock(&cl->lock);
+    schema_check_free(check);
+    mg_schema_free(latest);
     return r;
 }
 
@@ -779,6 +799,11 @@ static bool producer_live(const struct mg_producer *p)
 mg_result mg_producer_send(mg_producer_t *p, const mg_message_t *m, mg_message_id_t **id)
 {
     if (!p || !m) return MG_ERR_INVALID_ARG;
+    if (p->check) {
+        client_set_error(NULL);
+        mg_result cr = schema_check_payload(p->check, m->data, m->len);
+        if (cr) return cr;
+    }
     struct mg_client *cl = p->cl;
     sync_wait_t w = {cl, false, MG_OK, {-1, -1, -1, -1, 0}};
     pthread_mutex_lock(&cl->lock);
@@ -803,6 +828,11 @@ mg_result mg_producer_send(mg_producer_t *p, const mg_message_t *m, mg_message_i
 mg_result mg_producer_send_async(mg_producer_t *p, const mg_message_t *m, mg_send_cb cb, void *ctx)
 {
     if (!p || !m) return MG_ERR_INVALID_ARG;
+    if (p->check) {
+        client_set_error(NULL);
+        mg_result cr = schema_check_payload(p->check, m->data, m->len);
+        if (cr) return cr;
+    }
     struct mg_client *cl = p->cl;
     pthread_mutex_lock(&cl->lock);
     uint64_t deadline = p->conf.send_timeout_ms > 0 ? deadline_after(p->conf.send_timeout_ms) : 0;

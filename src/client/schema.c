@@ -53,7 +53,8 @@ static mg_schema_t *schema_new(int type, const void *data, size_t len)
     mg_schema_t *s = mg_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->type = type;
-    s->name = mg_strdup(type_names[type]);
+    /* negative: the AUTO_CONSUME / AUTO_PUBLISH pseudo types (schema_auto.c names them) */
+    s->name = mg_strdup(type >= 0 && type < N_TYPES ? type_names[type] : "AUTO");
     s->data = mg_malloc(len ? len : 1);
     if (!s->name || !s->data) {
         mg_schema_free(s);

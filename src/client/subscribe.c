@@ -343,13 +343,32 @@ mg_result mg_consumer_subscribe(mg_client_t *cl, const char *topic, const char *
     return subscribe_common(cl, t, 1, NULL, sub, conf, NULL, out);
 }
 
+/* AUTO_CONSUME: declare the topic's latest schema (none when it has none), as the Java client
+ * does towards a broker below protocol v21; *tmp (the fetched schema) is the caller's to free.
+ * AUTO_PUBLISH is for producers. */
+static mg_result auto_consume_schema(mg_client_t *cl, const char *topic, const mg_schema_t **schema,
+                                     mg_schema_t **tmp)
+{
+    *tmp = NULL;
+    if (!*schema || (*schema)->type >= 0) return MG_OK;
+    if ((*schema)->type != (int)MG_SCHEMA_AUTO_CONSUME || !cl) return MG_ERR_INVALID_ARG;
+    mg_result r = schema_resolve_auto(cl, topic, tmp, NULL);
+    *schema = *tmp;
+    return r;
+}
+
 mg_result mg_consumer_subscribe_with_schema(mg_client_t *cl, const char *topic, const char *sub,
                                             const mg_consumer_conf_t *conf,
                                             const mg_schema_t *schema, mg_consumer_t **out)
 {
     if (!topic) return MG_ERR_INVALID_TOPIC;
+    if (out) *out = NULL;
+    mg_schema_t *tmp;
+    mg_result r = auto_consume_schema(cl, topic, &schema, &tmp);
     const char *t[1] = {topic};
-    return subscribe_common(cl, t, 1, NULL, sub, conf, schema, out);
+    if (!r) r = subscribe_common(cl, t, 1, NULL, sub, conf, schema, out);
+    mg_schema_free(tmp);
+    return r;
 }
 
 mg_result mg_consumer_subscribe_multi(mg_client_t *cl, const char *const *topics, size_t n,
@@ -730,9 +749,26 @@ mg_result mg_reader_create(mg_client_t *cl, const char *topic, const mg_message_
     return mg_reader_create_with_schema(cl, topic, start, conf, NULL, out);
 }
 
+static mg_result reader_create(mg_client_t *cl, const char *topic, const mg_message_id_t *start,
+                               const mg_reader_conf_t *conf, const mg_schema_t *schema,
+                               mg_reader_t **out);
+
 mg_result mg_reader_create_with_schema(mg_client_t *cl, const char *topic,
                                        const mg_message_id_t *start, const mg_reader_conf_t *conf,
                                        const mg_schema_t *schema, mg_reader_t **out)
+{
+    if (!cl || !out || !start) return MG_ERR_INVALID_ARG;
+    *out = NULL;
+    mg_schema_t *tmp;
+    mg_result r = auto_consume_schema(cl, topic, &schema, &tmp);
+    if (!r) r = reader_create(cl, topic, start, conf, schema, out);
+    mg_schema_free(tmp);
+    return r;
+}
+
+static mg_result reader_create(mg_client_t *cl, const char *topic, const mg_message_id_t *start,
+                               const mg_reader_conf_t *conf, const mg_schema_t *schema,
+                               mg_reader_t **out)
 {
     if (!cl || !out || !start) return MG_ERR_INVALID_ARG;
     *out = NULL;
