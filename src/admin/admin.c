@@ -136,7 +136,9 @@ static void route(admin_req_t *r)
 {
     char **s = r->segs;
     int n = r->nseg;
-    if (n >= 1 && !strcmp(s[0], "metrics")) {
+    if (n == 0 || (n == 1 && !strcmp(s[0], "console"))) {
+        route_console(r);
+    } else if (n >= 1 && !strcmp(s[0], "metrics")) {
         route_metrics(r);
     } else if (n >= 3 && !strcmp(s[0], "lookup") && !strcmp(s[1], "v2") && !strcmp(s[2], "topic")) {
         route_lookup(r);

@@ -74,6 +74,7 @@ void route_brokers(admin_req_t *r);        /* admin/v2/brokers... */
 void route_schemas(admin_req_t *r);        /* admin/v2/schemas... (routes_schemas.c) */
 void route_lookup(admin_req_t *r);         /* lookup/v2/topic... */
 void route_metrics(admin_req_t *r);        /* metrics */
+void route_console(admin_req_t *r);        /* / and console (console.c) */
 
 /* shared helpers (routes_ns.c) */
 json_t *policies_load(broker_t *b, const char *tenant, const char *ns); /* NULL = no namespace */
