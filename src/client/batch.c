@@ -79,7 +79,8 @@ int batch_split(const uint8_t *p, size_t len, int n, mg_message_t **out)
         out[i] = m;
         int rc = set_props(m, s->properties, s->n_properties);
         if (s->partition_key) rc |= mg_message_set_key(m, s->partition_key);
-        m->key_b64 = s->partition_key && s->has_partition_key_b64_encoded && s->partition_key_b64_encoded;
+        m->key_b64 = s->partition_key && s->has_partition_key_b64_encoded &&
+                     s->partition_key_b64_encoded;
         if (s->has_ordering_key) rc |= mg_message_set_ordering_key(m, s->ordering_key.data, s->ordering_key.len);
         if (s->has_event_time) m->event_time = s->event_time;
         if (s->has_sequence_id) {

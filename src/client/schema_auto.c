@@ -74,7 +74,10 @@ static void j_ws(jp_t *j)
         j->off++;
 }
 
-static int j_hex(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static int j_hex(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f');
+}
 
 static int j_string(jp_t *j)
 {
@@ -263,7 +266,8 @@ static int aw_datum(aw_t *w, avro_schema_t s, int depth)
                 if (count == INT64_MIN) return w->why = "bad block count", -1;
                 count = -count;
                 if (aw_varint(w, &size, 10)) return -1;
-                if (size < 0 || (uint64_t)size > w->n - w->off) return w->why = "bad block size", -1;
+                if (size < 0 || (uint64_t)size > w->n - w->off)
+                    return w->why = "bad block size", -1;
             }
             if ((uint64_t)count > AW_MAX_STEPS) return w->why = "too many items", -1;
             for (int64_t i = 0; i < count; i++) {
@@ -355,7 +359,8 @@ mg_result schema_check_payload(const schema_check_t *c, const void *p, size_t le
     }
     case MG_SCHEMA_JSON: {
         size_t at;
-        if (json_valid(p, len, &at)) return invalid("JSON payload is not valid JSON (at byte %zu)", at);
+        if (json_valid(p, len, &at))
+            return invalid("JSON payload is not valid JSON (at byte %zu)", at);
         return MG_OK;
     }
     case MG_SCHEMA_BOOL:
@@ -844,7 +849,8 @@ mg_result mg_kv_encode(const void *key, size_t klen, const void *value, size_t v
     *len = 0;
     if (!key) klen = 0;
     if (!value) vlen = 0;
-    if (klen > INT32_MAX || vlen > INT32_MAX || klen + vlen > SIZE_MAX - 8) return MG_ERR_INVALID_ARG;
+    if (klen > INT32_MAX || vlen > INT32_MAX || klen + vlen > SIZE_MAX - 8)
+        return MG_ERR_INVALID_ARG;
     size_t n = 8 + klen + vlen;
     uint8_t *b = malloc(n); /* the caller frees with free() */
     if (!b) return MG_ERR_NO_MEMORY;
