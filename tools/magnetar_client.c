@@ -19,7 +19,16 @@
 #include "magnetar/magnetar.h"
 
 static volatile sig_atomic_t stop;
-static void on_sig(int s) { stop = 1; }
+/* First SIGINT/SIGTERM: stop after the current message (a send blocked on a reconnect may take
+ * a while, so exit anyway after 5 s); a second one exits at once. */
+static void on_alarm(int s) { _exit(130); }
+static void on_sig(int s)
+{
+    if (stop) _exit(130);
+    stop = 1;
+    signal(SIGALRM, on_alarm);
+    alarm(5);
+}
 
 static void usage(void)
 {
