@@ -15,40 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 static mgt_broker_t *B;
 
-typedef struct http_res {
-    long status;
-    char *body;
-    size_t len;
-    char hdrs[8192];
-    size_t hlen;
-} http_res_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    http_res_t *r = arg;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = 0;
-    return sz * n;
-}
-
-static size_t on_hdr(char *p, size_t sz, size_t n, void *arg)
-{
-    http_res_t *r = arg;
-    size_t k = sz * n;
-    if (r->hlen + k < sizeof r->hdrs - 1) {
-        memcpy(r->hdrs + r->hlen, p, k);
-        r->hlen += k;
-        r->hdrs[r->hlen] = 0;
-    }
-    return k;
-}
+typedef mgt_http_res_t http_res_t;
 
 /* One request; returns the status; *out (may be NULL) keeps the body. */
 static long http(const char *method, const char *path, const char *body, http_res_t *out)
@@ -56,28 +29,7 @@ static long http(const char *method, const char *path, const char *body, http_re
     static http_res_t scratch;
     http_res_t *r = out ? out : &scratch;
     free(r->body);
-    memset(r, 0, sizeof *r);
-    char url[2048];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r->body) r->body = calloc(1, 1);
-    return r->status;
+    return mgt_http(B->web_port, method, path, body, false, r);
 }
 
 static json_t *http_json(const char *method, const char *path, const char *body, long want)

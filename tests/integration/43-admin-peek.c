@@ -16,63 +16,17 @@
 #include <unistd.h>
 
 #include "magnetar/magnetar.h"
+#include "mghttp.h"
 #include "mgtest.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
 
-typedef struct http_res {
-    long status;
-    char *body;
-    size_t len;
-    char hdrs[8192];
-    size_t hlen;
-} http_res_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    http_res_t *r = arg;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = 0;
-    return sz * n;
-}
-
-static size_t on_hdr(char *p, size_t sz, size_t n, void *arg)
-{
-    http_res_t *r = arg;
-    size_t k = sz * n;
-    if (r->hlen + k < sizeof r->hdrs - 1) {
-        memcpy(r->hdrs + r->hlen, p, k);
-        r->hlen += k;
-        r->hdrs[r->hlen] = 0;
-    }
-    return k;
-}
+typedef mgt_http_res_t http_res_t;
 
 static long http(const char *method, const char *path, const char *body, http_res_t *r)
 {
-    memset(r, 0, sizeof *r);
-    char url[2048];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r->body) r->body = calloc(1, 1);
-    return r->status;
+    return mgt_http(B->web_port, method, path, body, false, r);
 }
 
 static void expect(const char *method, const char *path, const char *body, long want)
@@ -87,21 +41,7 @@ static void expect(const char *method, const char *path, const char *body, long 
 /* The value of a response header (case-insensitive name), or NULL. */
 static const char *hdr(const http_res_t *r, const char *name, char *out, size_t n)
 {
-    size_t l = strlen(name);
-    for (const char *p = r->hdrs; *p;) {
-        const char *nl = strchr(p, '\n');
-        if (!strncasecmp(p, name, l) && p[l] == ':') {
-            const char *v = p + l + 1;
-            while (*v == ' ') v++;
-            size_t vl = (size_t)((nl ? nl : v + strlen(v)) - v);
-            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n')) vl--;
-            snprintf(out, n, "%.*s", (int)vl, v);
-            return out;
-        }
-        if (!nl) break;
-        p = nl + 1;
-    }
-    return NULL;
+    return mgt_http_header(r, name, out, n);
 }
 
 static int setup(void **s)

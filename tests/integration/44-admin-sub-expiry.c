@@ -16,42 +16,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 static mgt_broker_t *B;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    char **b = arg;
-    size_t old = *b ? strlen(*b) : 0;
-    *b = realloc(*b, old + sz * n + 1);
-    memcpy(*b + old, p, sz * n);
-    (*b)[old + sz * n] = 0;
-    return sz * n;
-}
-
 /* One request: the status; *body (may be NULL) gets the malloc'd body. */
 static long http(const char *method, const char *path, const char *data, char **body)
 {
-    char url[1024], *b = NULL;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (data) curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    long st;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (body) *body = b ? b : strdup("");
-    else free(b);
+    mgt_http_res_t r;
+    long st = mgt_http(B->web_port, method, path, data, false, &r);
+    if (body) *body = r.body;
+    else mgt_http_res_free(&r);
     return st;
 }
 

@@ -15,61 +15,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 static mgt_broker_t *B;
 
-typedef struct resp {
-    long status;
-    char *body;      /* malloc'd, NUL-terminated */
-    size_t len;
-    char hdrs[8192]; /* raw header lines */
-    size_t hlen;
-} resp_t;
+typedef mgt_http_res_t resp_t;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    resp_t *r = arg;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = 0;
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    resp_t *r = arg;
-    size_t k = sz * n;
-    if (r->hlen + k < sizeof r->hdrs) {
-        memcpy(r->hdrs + r->hlen, p, k);
-        r->hlen += k;
-        r->hdrs[r->hlen] = 0;
-    }
-    return k;
-}
-
-/* One request, redirects not followed; the caller frees r->body. */
+/* One request, redirects followed only when asked; free with resp_free. */
 static resp_t *http(const char *method, const char *path, bool follow)
 {
     resp_t *r = calloc(1, sizeof *r);
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(c);
-    if (!r->body) r->body = calloc(1, 1);
+    mgt_http(B->web_port, method, path, !strcmp(method, "POST") ? "{}" : NULL, follow, r);
     return r;
 }
 
@@ -82,19 +39,7 @@ static void resp_free(resp_t *r)
 /* The value of header `name` of the last response in r (after redirects), or "" when absent. */
 static const char *header(resp_t *r, const char *name, char *out, size_t outlen)
 {
-    out[0] = 0;
-    size_t nl = strlen(name);
-    for (char *p = r->hdrs; *p;) {
-        char *e = strstr(p, "\r\n");
-        if (!e) break;
-        if (!strncmp(p, "HTTP/", 5)) out[0] = 0; /* a new response starts */
-        else if ((size_t)(e - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ') v++;
-            snprintf(out, outlen, "%.*s", (int)(e - v), v);
-        }
-        p = e + 2;
-    }
+    if (!mgt_http_header(r, name, out, outlen)) out[0] = 0; /* "" when absent */
     return out;
 }
 

@@ -13,53 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 static mgt_broker_t *B;
-
-typedef struct resp {
-    char *data;
-    size_t len;
-} resp_t;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-    resp_t *r = arg;
-    char *d = realloc(r->data, r->len + sz * n + 1);
-    if (!d) return 0;
-    memcpy(d + r->len, p, sz * n);
-    r->len += sz * n;
-    d[r->len] = 0;
-    r->data = d;
-    return sz * n;
-}
 
 /* HTTP request to the broker's web port; returns the status and the parsed JSON body in *out
  * (NULL when empty or not JSON; caller decrefs). */
 static long http(const char *method, const char *path, const char *body, json_t **out)
 {
-    CURL *h = curl_easy_init();
-    char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    resp_t r = {0};
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    long status = 0;
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    if (out) *out = r.len ? json_loadb(r.data, r.len, JSON_DECODE_ANY, NULL) : NULL;
-    free(r.data);
+    mgt_http_res_t r;
+    long status = mgt_http(B->web_port, method, path, body, false, &r);
+    if (out) *out = r.len ? json_loadb(r.body, r.len, JSON_DECODE_ANY, NULL) : NULL;
+    mgt_http_res_free(&r);
     return status;
 }
 

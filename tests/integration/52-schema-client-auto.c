@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "magnetar/magnetar.h"
+#include "mghttp.h"
 #include "mgtest.h"
 
 static mgt_broker_t *B;
@@ -122,40 +123,13 @@ static void check_reading(avro_value_t *rec, const char *name, int value, const 
     }
 }
 
-typedef struct resp {
-    char *data;
-    size_t len;
-} resp_t;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-    resp_t *r = arg;
-    char *d = realloc(r->data, r->len + sz * n + 1);
-    if (!d) return 0;
-    memcpy(d + r->len, p, sz * n);
-    r->len += sz * n;
-    d[r->len] = 0;
-    r->data = d;
-    return sz * n;
-}
-
 /* A request to the admin REST API; the parsed JSON body (caller decrefs). */
 static json_t *http(const char *method, const char *path, long *status)
 {
-    CURL *h = curl_easy_init();
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", B->web_port, path);
-    resp_t r = {0};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    *status = 0;
-    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(h);
-    json_t *j = r.len ? json_loadb(r.data, r.len, JSON_DECODE_ANY, NULL) : NULL;
-    free(r.data);
+    mgt_http_res_t r;
+    *status = mgt_http(B->web_port, method, path, NULL, false, &r);
+    json_t *j = r.len ? json_loadb(r.body, r.len, JSON_DECODE_ANY, NULL) : NULL;
+    mgt_http_res_free(&r);
     return j;
 }
 
