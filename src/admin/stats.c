@@ -20,12 +20,6 @@ void fmt_iso_time(uint64_t ms, char *out, size_t n)
     snprintf(out, n, "%s.%03uZ", b, (unsigned)(ms % 1000));
 }
 
-static const char *sub_type_str(int t)
-{
-    static const char *n[] = {"Exclusive", "Shared", "Failover", "Key_Shared"};
-    return t >= 0 && t < 4 ? n[t] : "Exclusive";
-}
-
 static json_t *base_stats(void)
 {
     return json_pack("{s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
@@ -90,7 +84,7 @@ static json_t *sub_stats(subscription_t *s)
         (json_int_t)backlog_bytes, "earliestMsgPublishTimeInBacklog", (json_int_t)0,
         "msgBacklogNoDelayed", (json_int_t)(backlog > (uint64_t)s->ndelayed ? backlog - (uint64_t)s->ndelayed : 0),
         "blockedSubscriptionOnUnackedMsgs", 0, "msgDelayed", (json_int_t)s->ndelayed,
-        "unackedMessages", (json_int_t)unacked, "type", sub_type_str(s->type), "msgRateExpired",
+        "unackedMessages", (json_int_t)unacked, "type", sub_type_name(s->type), "msgRateExpired",
         0.0, "totalMsgExpired", (json_int_t)s->msg_expired, "lastExpireTimestamp", (json_int_t)0,
         "lastConsumedFlowTimestamp", (json_int_t)0, "lastConsumedTimestamp", (json_int_t)0,
         "lastAckedTimestamp", (json_int_t)0, "lastMarkDeleteAdvancedTimestamp", (json_int_t)0,

@@ -133,21 +133,6 @@ int aops_sub_skip(topic_t *t, const char *name, int64_t n)
     return 0;
 }
 
-static void expire_one(subscription_t *s, uint64_t before_id)
-{
-    if (s->acks.floor >= before_id) return;
-    uint64_t n = before_id - s->acks.floor - ackset_acked_in(&s->acks, s->acks.floor, before_id);
-    ackset_ack_cumulative(&s->acks, before_id - 1);
-    uint64_t id;
-    void *v;
-    for (size_t it = 0; map_next(&s->pending, &it, NULL, &id, &v);)
-        if (id < before_id) mg_free(map_del_u64(&s->pending, id));
-    s->msg_expired += n;
-    if (s->read_pos < s->acks.floor) s->read_pos = s->acks.floor;
-    sub_mark_dirty(s);
-    dispatch_schedule(s);
-}
-
 int aops_sub_expire(topic_t *t, const char *name, uint64_t seconds)
 {
     uint64_t now = mg_now_ms(), cut = now > seconds * 1000 ? now - seconds * 1000 : 0;
@@ -155,11 +140,11 @@ int aops_sub_expire(topic_t *t, const char *name, uint64_t seconds)
     if (name) {
         subscription_t *s = map_get(&t->subs, name);
         if (!s) return -ENOENT;
-        expire_one(s, before);
+        sub_expire_before(s, before);
         return 0;
     }
     void *v;
-    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) expire_one(v, before);
+    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) sub_expire_before(v, before);
     return 0;
 }
 

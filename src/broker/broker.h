@@ -303,6 +303,10 @@ void sub_load_all(topic_t *t);
 uint64_t sub_backlog(const subscription_t *s);
 void sub_reset_to(subscription_t *s, uint64_t id);
 void sub_mark_dirty(subscription_t *s);
+/* Expire: acknowledge every entry < before_id (TTL, expireMessages), counted in msg_expired. */
+void sub_expire_before(subscription_t *s, uint64_t before_id);
+/* Pulsar's name of a subscription type ("Exclusive", ..., "Key_Shared"). */
+const char *sub_type_name(int type);
 void subs_flush_dirty(broker_t *b);
 
 /* policies.c: retention, TTL, backlog quota */

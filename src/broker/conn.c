@@ -434,9 +434,13 @@ static void handle_partitioned_metadata(conn_t *c, Pulsar__Proto__CommandPartiti
     conn_send_cmd(c, &out);
 }
 
+/* Topics of a namespace as full names, gathered from the topic registry
+ * (/topics/<tenant>/<ns>/<local>: every non-partitioned topic and partition with a log). */
 typedef struct topics_list {
     char **names;
     size_t n, cap;
+    const char *tenant, *ns;
+    size_t prefix_len;
 } topics_list_t;
 
 static int collect_topic(void *arg, const char *key, const char *val, size_t len)
@@ -449,13 +453,11 @@ static int collect_topic(void *arg, const char *key, const char *val, size_t len
         tl->names = nn;
         tl->cap = cap;
     }
-    tl->names[tl->n++] = mg_strdup(key);
+    char full[1200];
+    snprintf(full, sizeof full, "persistent://%s/%s/%s", tl->tenant, tl->ns, key + tl->prefix_len);
+    tl->names[tl->n++] = mg_strdup(full);
     return 0;
 }
-
-/* Topics of a namespace: every partition of partitioned topics and every non-partitioned
- * topic with a log, as full names. The caller frees the list. */
-int namespace_topics(broker_t *b, const char *tenant, const char *ns, char ***out, size_t *nout);
 
 static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamespace *cmd)
 {
@@ -473,9 +475,12 @@ static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamesp
                         "Namespace %s/%s does not exist", tenant, ns);
         return;
     }
-    char **names = NULL;
-    size_t n = 0;
-    namespace_topics(c->b, tenant, ns, &names, &n);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "/topics/%s/%s/", tenant, ns);
+    topics_list_t tl = {.tenant = tenant, .ns = ns, .prefix_len = strlen(prefix)};
+    meta_list(c->b->meta, prefix, collect_topic, &tl);
+    char **names = tl.names;
+    size_t n = tl.n;
     Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandGetTopicsOfNamespaceResponse r =
         PULSAR__PROTO__COMMAND_GET_TOPICS_OF_NAMESPACE_RESPONSE__INIT;
@@ -491,27 +496,6 @@ static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamesp
     conn_send_cmd(c, &out);
     for (size_t i = 0; i < n; i++) mg_free(names[i]);
     mg_free(names);
-}
-
-int namespace_topics(broker_t *b, const char *tenant, const char *ns, char ***out, size_t *nout)
-{
-    topics_list_t tl = {0};
-    char prefix[600];
-    /* non-partitioned topics and partitions, from the managed-ledger registry */
-    snprintf(prefix, sizeof prefix, "/topics/%s/%s/", tenant, ns);
-    topics_list_t raw = {0};
-    meta_list(b->meta, prefix, collect_topic, &raw);
-    for (size_t i = 0; i < raw.n; i++) {
-        const char *local = raw.names[i] + strlen(prefix);
-        char full[1200];
-        snprintf(full, sizeof full, "persistent://%s/%s/%s", tenant, ns, local);
-        collect_topic(&tl, full, NULL, 0);
-        mg_free(raw.names[i]);
-    }
-    mg_free(raw.names);
-    *out = tl.names;
-    *nout = tl.n;
-    return 0;
 }
 
 static void handle_frame(conn_t *c, frame_t *f)

@@ -214,13 +214,6 @@ static int delayed_timer(mg_loop_t *l, uint64_t tid, void *arg)
     return 0;
 }
 
-static bool is_delayed(subscription_t *s, uint64_t id)
-{
-    for (int i = 0; i < s->ndelayed; i++)
-        if (s->delayed[i].id == id) return true;
-    return false;
-}
-
 void dispatch_run(subscription_t *s)
 {
     topic_t *t = s->topic;
@@ -244,9 +237,10 @@ void dispatch_run(subscription_t *s)
             if (ackset_is_acked(&s->acks, id) || map_get_u64(&s->pending, id) || id < first)
                 continue;
         } else if (s->read_pos < end) {
+            /* held-back (delayed) ids are always behind read_pos: it only moves back through
+             * sub_reset_to, which drops them */
             id = s->read_pos++;
-            if (ackset_is_acked(&s->acks, id) || map_get_u64(&s->pending, id) || is_delayed(s, id))
-                continue;
+            if (ackset_is_acked(&s->acks, id) || map_get_u64(&s->pending, id)) continue;
         } else {
             break;
         }

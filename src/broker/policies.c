@@ -39,16 +39,7 @@ static void expire_older_than(topic_t *t, uint64_t before_ms)
 {
     uint64_t lo = topic_find_by_time(t, before_ms); /* first entry young enough */
     void *v;
-    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
-        subscription_t *s = v;
-        if (s->acks.floor < lo) {
-            uint64_t n = lo - s->acks.floor;
-            ackset_ack_cumulative(&s->acks, lo - 1);
-            s->msg_expired += n;
-            if (s->read_pos < lo) s->read_pos = lo;
-            sub_mark_dirty(s);
-        }
-    }
+    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) sub_expire_before(v, lo);
 }
 
 /* Evict the oldest backlog until the topic is under its quota (consumer_backlog_eviction). */

@@ -81,6 +81,7 @@ static int load_cursor(void *arg, const char *key, const char *val, size_t len)
     name++;
     uint32_t type;
     memcpy(&type, val + 4, 4);
+    if (type > SUB_KEY_SHARED) type = SUB_EXCLUSIVE; /* corrupt: a valid type for stats */
     subscription_t *s = sub_new(t, name, (int)type, true, 0);
     if (!s) return 0;
     if (ackset_decode(&s->acks, (const uint8_t *)val + 8, len - 8)) {
@@ -385,7 +386,7 @@ static uint64_t start_floor(topic_t *t, Pulsar__Proto__CommandSubscribe *cmd)
     return earliest ? first : end;
 }
 
-static const char *sub_type_name(int t)
+const char *sub_type_name(int t)
 {
     static const char *n[] = {"Exclusive", "Shared", "Failover", "Key_Shared"};
     return t >= 0 && t < 4 ? n[t] : "Unknown";
@@ -572,6 +573,25 @@ static void settle(subscription_t *s, uint64_t id)
     }
     map_del_u64(&s->redeliver_count, id);
     idset_remove(&s->replay, id);
+}
+
+void sub_expire_before(subscription_t *s, uint64_t before_id)
+{
+    if (s->acks.floor >= before_id) return;
+    uint64_t n = before_id - s->acks.floor - ackset_acked_in(&s->acks, s->acks.floor, before_id);
+    /* settle the delivered-but-unacked ones, releasing their consumers' unacked counts */
+    size_t np = map_count(&s->pending), k = 0;
+    uint64_t *ids = np ? mg_malloc(np * sizeof *ids) : NULL;
+    uint64_t id;
+    for (size_t it = 0; ids && map_next(&s->pending, &it, NULL, &id, NULL);)
+        if (id < before_id) ids[k++] = id;
+    for (size_t i = 0; i < k; i++) settle(s, ids[i]);
+    mg_free(ids);
+    ackset_ack_cumulative(&s->acks, before_id - 1);
+    s->msg_expired += n;
+    if (s->read_pos < s->acks.floor) s->read_pos = s->acks.floor;
+    sub_mark_dirty(s);
+    dispatch_schedule(s);
 }
 
 void handle_ack(conn_t *c, Pulsar__Proto__CommandAck *cmd)
