@@ -11,11 +11,13 @@
  * Entry ids inside a segment are consecutive from the id in its file name, so recovery can check
  * every record's id as well as its CRC.
  *
- * Threads: one writer thread per store owns the segment files being appended to (the w_* fields
- * of a log) and does write + fdatasync for every log (group commit). Everything else, including
- * the segment list, sparse indexes, read fds and the cache, belongs to the loop thread and is
- * updated only when a completion is dispatched. The two meet at s->mu: the submit queue, the
- * completion queue and each log's w_pending count.
+ * Threads: IO_THREADS storage workers per store (writer.c) write and fdatasync the logs: one
+ * worker writes a given log at a time, its fdatasyncs may overlap, and different logs never
+ * wait for each other. The worker writing a log owns its w_* fields (the append fd and offset).
+ * Everything else, including the segment list, sparse indexes, read fds and the cache, belongs
+ * to the loop thread and is updated only when a completion is dispatched. The two meet at
+ * s->mu: each log's submit and written queues, the store's ready list and completion queue,
+ * and each log's w_pending count.
  */
 #include "storage/ledger_int.h"
 
@@ -581,22 +583,19 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
     pthread_cond_init(&s->wcond, &ca);
     pthread_cond_init(&s->dcond, NULL);
     pthread_condattr_destroy(&ca);
-    int rc = pthread_create(&s->writer, NULL, writer_main, s);
-    if (rc != 0) {
+    int nw = IO_THREADS, rc = 0;
+    for (int i = 0; i < nw; i++) {
+        rc = pthread_create(&s->workers[i], NULL, writer_main, s);
+        if (rc != 0) break;
+        s->nworkers++;
+    }
+    if (s->nworkers == 0) {
         set_err(err, errlen, "pthread_create: %s", strerror(rc));
         log_error("pthread_create: %s", strerror(rc));
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->wcond);
         pthread_cond_destroy(&s->dcond);
         goto fail;
-    }
-    s->writer_started = true;
-    pthread_mutex_init(&s->smu, NULL);
-    pthread_cond_init(&s->scv, NULL);
-    pthread_cond_init(&s->sdone, NULL);
-    for (int i = 0; s->o.sync_data && i < SYNC_THREADS; i++) {
-        if (pthread_create(&s->syncers[i], NULL, syncer_main, s) != 0) break;
-        s->nsyncers++;
     }
     return s;
 fail:
@@ -621,20 +620,12 @@ static void ops_free(op_t *op)
 void store_close(mg_store_t *s)
 {
     if (!s) return;
-    /* the writer drains the submit queue before it exits */
+    /* the workers drain the ready list before they exit */
     pthread_mutex_lock(&s->mu);
     s->stop = true;
-    pthread_cond_signal(&s->wcond);
+    pthread_cond_broadcast(&s->wcond);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-    pthread_mutex_lock(&s->smu);
-    s->sstop = true;
-    pthread_cond_broadcast(&s->scv);
-    pthread_mutex_unlock(&s->smu);
-    for (int i = 0; i < s->nsyncers; i++) pthread_join(s->syncers[i], NULL);
-    pthread_mutex_destroy(&s->smu);
-    pthread_cond_destroy(&s->scv);
-    pthread_cond_destroy(&s->sdone);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
 
     size_t n = map_count(&s->logs), k = 0;
     mg_log_t **all = n ? mg_malloc(n * sizeof *all) : NULL;
@@ -730,7 +721,10 @@ static void log_free(mg_log_t *l)
     for (size_t i = 0; i < l->nsegs; i++) mg_free(l->segs[i].idx);
     mg_free(l->segs);
     if (l->rfd >= 0) close(l->rfd);
-    if (l->wfd >= 0) close(l->wfd);
+    if (l->wf) { /* log_close waited for every append: no fdatasync holds it any more */
+        close(l->wf->fd);
+        mg_free(l->wf);
+    }
     mg_free(l->topic);
     mg_free(l->dirpath);
     mg_free(l);
@@ -792,7 +786,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
         return NULL;
     }
     l->s = s;
-    l->rfd = l->wfd = -1;
+    l->rfd = -1;
     for (int i = 0; i < READ_HINTS; i++) l->hints[i].id = UINT64_MAX;
     l->topic = mg_strdup(topic);
     l->dirpath = mg_strdup(dirpath);
@@ -991,11 +985,18 @@ int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
     rec_header(op->hdr, e->entry_id, e->data, e->len);
     cache_add(l, e);
     pthread_mutex_lock(&s->mu);
-    if (s->q_tail) s->q_tail->next = op;
-    else s->q_head = op;
-    s->q_tail = op;
+    if (l->pq_tail) l->pq_tail->next = op;
+    else l->pq_head = op;
+    l->pq_tail = op;
     l->w_pending++;
-    pthread_cond_signal(&s->wcond);
+    if (!l->w_busy && !l->w_ready) {
+        l->w_ready = true;
+        l->r_next = NULL;
+        if (s->r_tail) s->r_tail->r_next = l;
+        else s->r_head = l;
+        s->r_tail = l;
+        pthread_cond_signal(&s->wcond);
+    }
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

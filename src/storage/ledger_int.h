@@ -34,7 +34,7 @@
 #define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
 #define SCAN_BUF (1u << 20)
 #define IOV_BATCH 256                /* records per writev */
-#define SYNC_THREADS 3               /* helpers that fdatasync a group's files in parallel */
+#define IO_THREADS 4                 /* storage workers: each writes + fdatasyncs one log at a time */
 #define READ_HINTS 8                 /* sequential-read hints per log */
 #define RTAB_SLOTS 64                /* recent-read table slots per log */
 #define ENC_SHORT_MAX 200            /* longer encoded names are shortened + hashed */
@@ -53,8 +53,16 @@ typedef struct op {
     int status;          /* set by the writer: 0 or -errno */
     uint64_t seg_first;  /* segment the record went to (writer) */
     uint64_t off;        /* its offset in that segment (writer) */
+    uint64_t wseq;       /* the write batch it went out in (per log, from 1) */
     uint8_t hdr[REC_HDR];
 } op_t;
+
+/* An open segment file being appended to. The writer holds one reference while it is the
+ * active segment, each fdatasync in flight on it one more; refs under s->mu. */
+typedef struct wfile {
+    int fd;
+    int refs;
+} wfile_t;
 
 /* A cached entry: on the store-wide FIFO (oldest first) and in its log's ring (by id). */
 typedef struct cnode {
@@ -101,17 +109,27 @@ struct mg_log {
     bool failed;
     bool closing;
 
-    /* under s->mu: appends queued or being written, not yet completed by the writer */
+    /* under s->mu: appends submitted and not yet completed (w_pending); those not yet taken
+     * by a worker (pq); those written and waiting for an fdatasync (us, in id order, each
+     * tagged with its write batch); the log's place on the store's ready list */
     size_t w_pending;
+    op_t *pq_head, *pq_tail;
+    op_t *us_head, *us_tail;
+    uint64_t w_wseq;      /* last write batch handed over */
+    uint64_t w_durable;   /* every batch <= this one is durable (or failed) */
+    int w_syncing;        /* fdatasyncs in flight on this log's files */
+    int w_sync_err;       /* a failed fdatasync (sticky): later appends fail too */
+    bool w_ready;         /* on s->r_head.. list, waiting for a worker */
+    bool w_busy;          /* a worker is writing it (one writer at a time; syncs overlap) */
+    mg_log_t *r_next;
 
-    /* writer thread only (set up by log_open before the first append is queued) */
-    int wfd;
+    /* the worker holding w_busy only (set up by log_open before the first append is queued;
+     * handed from worker to worker through s->mu) */
+    wfile_t *wf;          /* active segment, NULL until opened */
     uint64_t w_seg_first, w_off;
     int w_err;
-    int w_sync_err;       /* result of this group's fdatasync (set by a sync helper) */
-    bool w_dirty, w_in_group;
-    op_t *wq_head, *wq_tail;
-    mg_log_t *w_gnext;
+    bool w_dirty;         /* written since the last fdatasync was requested */
+    op_t *wq_head;        /* the batch being written */
 };
 
 struct mg_store {
@@ -129,24 +147,14 @@ struct mg_store {
     bool dispatching;
     op_t **dlist; /* completions being dispatched (store_dispatch_completions), or NULL */
 
-    /* fdatasync helpers: when a group dirtied several files, they are synced in parallel
-     * (the writer takes a share too). swork/snext/sremaining under smu. */
-    pthread_t syncers[SYNC_THREADS];
-    int nsyncers;
-    pthread_mutex_t smu;
-    pthread_cond_t scv, sdone;
-    mg_log_t **swork;
-    int snwork, snext, sremaining;
-    bool sstop;
-
     pthread_mutex_t mu;
-    pthread_cond_t wcond; /* writer waits for work */
+    pthread_cond_t wcond; /* workers wait for a ready log */
     pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
-    op_t *q_head, *q_tail; /* submitted, for the writer */
+    mg_log_t *r_head, *r_tail; /* logs with submitted appends and no worker, FIFO */
     op_t *c_head, *c_tail; /* completed, for the loop */
     bool stop;
-    pthread_t writer;
-    bool writer_started;
+    pthread_t workers[IO_THREADS];
+    int nworkers;
 };
 
 /* ledger.c helpers used by the writer */
@@ -155,8 +163,7 @@ int fsync_dir(const char *path);
 void put_le32(uint8_t *p, uint32_t v);
 void put_le64(uint8_t *p, uint64_t v);
 
-/* writer.c: the writer thread and its fdatasync helpers */
+/* writer.c: the storage worker threads */
 void *writer_main(void *arg);
-void *syncer_main(void *arg);
 
 #endif

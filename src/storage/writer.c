@@ -1,12 +1,15 @@
-/* writer.c - the storage writer thread (see ledger.h): takes every queued append, writes each
- * log with writev, fdatasyncs the dirty files (in parallel with the sync helpers when there are
- * several), and hands the completions to the loop through the eventfd. It owns the w_* fields
- * of each log; everything else belongs to the loop thread (ledger.c). */
+/* writer.c - the storage worker threads (see ledger.h). A worker takes one log with queued
+ * appends, writes them with writev, hands the log back (so another worker can write the next
+ * batch at once), then fdatasyncs the file and completes every batch the sync covers. Writes
+ * to one log are serialised (w_busy); its fdatasyncs overlap, so an append waits for one
+ * fdatasync that starts after it is written, never for an earlier one still in flight. The
+ * worker holding w_busy owns the log's w_* fields; everything else belongs to the loop thread
+ * (ledger.c). Completions reach the loop in append order through the eventfd. */
 #include "storage/ledger_int.h"
 
-/* ---- writer thread ------------------------------------------------------------------------ */
+/* ---- storage workers ------------------------------------------------------------------------ */
 
-/* Fail every append of l in the current group that has not failed yet, and all later ones. */
+/* Fail every append of l in the current batch that has not failed yet, and all later ones. */
 static void writer_fail(mg_log_t *l, int err)
 {
     l->w_err = err;
@@ -14,18 +17,32 @@ static void writer_fail(mg_log_t *l, int err)
         if (op->status == 0) op->status = err;
 }
 
+/* Drop a reference on a segment file (under s->mu); the last one closes it. */
+static void wfile_unref(wfile_t *wf)
+{
+    if (--wf->refs == 0) {
+        close(wf->fd);
+        mg_free(wf);
+    }
+}
+
 static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
 {
     char path[PATH_MAX];
     seg_path(l->dirpath, l->w_seg_first, path, sizeof path);
     int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_CREAT | (create ? O_TRUNC : 0);
-    l->wfd = open(path, flags, 0644);
-    if (l->wfd < 0) {
-        int e = errno;
+    wfile_t *wf = mg_malloc(sizeof *wf);
+    int fd = wf ? open(path, flags, 0644) : -1;
+    if (fd < 0) {
+        int e = wf ? errno : ENOMEM;
         log_error("open(%s): %s", path, strerror(e));
+        mg_free(wf);
         writer_fail(l, -e);
         return -1;
     }
+    wf->fd = fd;
+    wf->refs = 1;
+    l->wf = wf;
     if (create && s->o.sync_data && fsync_dir(l->dirpath) < 0) {
         writer_fail(l, -EIO);
         return -1;
@@ -33,18 +50,22 @@ static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
     return 0;
 }
 
-/* Close the active segment (synced first when sync_data) and start one at first_id. */
+/* Close the active segment (synced first when sync_data) and start one at first_id. The sync
+ * covers everything written to the old file, so the batches written there complete with the
+ * next fdatasync of the new one (or with one still in flight on the old one). */
 static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
 {
-    if (l->wfd >= 0) {
-        if (s->o.sync_data && l->w_dirty && fdatasync(l->wfd) < 0) {
+    if (l->wf) {
+        if (s->o.sync_data && l->w_dirty && fdatasync(l->wf->fd) < 0) {
             int e = errno;
             log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
             writer_fail(l, -e);
             return -1;
         }
-        close(l->wfd);
-        l->wfd = -1;
+        pthread_mutex_lock(&s->mu);
+        wfile_unref(l->wf);
+        pthread_mutex_unlock(&s->mu);
+        l->wf = NULL;
         l->w_dirty = false;
     }
     l->w_seg_first = first_id;
@@ -88,7 +109,7 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
         uint64_t rl = REC_HDR + (uint64_t)op->e->len;
         if (l->w_off > 0 && l->w_off + rl > max) {
             if (writer_roll(s, l, op->e->entry_id) < 0) continue;
-        } else if (l->wfd < 0 && writer_open_seg(s, l, false) < 0) {
+        } else if (!l->wf && writer_open_seg(s, l, false) < 0) {
             continue;
         }
         int niov = 0;
@@ -108,11 +129,11 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
             total += rl;
             end = end->next;
         }
-        if (writev_all(l->wfd, iov, niov) < 0) {
+        if (writev_all(l->wf->fd, iov, niov) < 0) {
             int e = errno;
             log_error("writev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
             /* cut a partial record so the file stays a clean prefix */
-            if (ftruncate(l->wfd, (off_t)l->w_off) < 0)
+            if (ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
                 log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
                           strerror(errno));
             writer_fail(l, -e);
@@ -124,123 +145,108 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
     }
 }
 
-void *syncer_main(void *arg)
+/* Move l's written appends that are durable now (batch <= w_durable) to the completion
+ * queue, in order (under s->mu). Returns how many. */
+static size_t complete_durable(mg_store_t *s, mg_log_t *l)
 {
-    mg_store_t *s = arg;
-    pthread_mutex_lock(&s->smu);
-    for (;;) {
-        while (!s->sstop && s->snext >= s->snwork) pthread_cond_wait(&s->scv, &s->smu);
-        if (s->sstop) break;
-        mg_log_t *l = s->swork[s->snext++];
-        pthread_mutex_unlock(&s->smu);
-        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
-        pthread_mutex_lock(&s->smu);
-        if (--s->sremaining == 0) pthread_cond_signal(&s->sdone);
+    if (!l->w_syncing) l->w_durable = l->w_wseq; /* nothing in flight: all written is settled */
+    op_t *first = l->us_head, *last = NULL;
+    size_t n = 0;
+    for (op_t *op = first; op && op->wseq <= l->w_durable; op = op->next) {
+        last = op;
+        n++;
     }
-    pthread_mutex_unlock(&s->smu);
-    return NULL;
+    if (!n) return 0;
+    l->us_head = last->next;
+    if (!l->us_head) l->us_tail = NULL;
+    last->next = NULL;
+    if (s->c_tail) s->c_tail->next = first;
+    else s->c_head = first;
+    s->c_tail = last;
+    l->w_pending -= n;
+    if (!l->w_pending) pthread_cond_broadcast(&s->dcond);
+    return n;
 }
 
-/* fdatasync every log in dl (writer thread): in parallel with the helpers when there are
- * several, so a group costs about one fsync, not one per file. Results in w_sync_err. */
-static void sync_logs(mg_store_t *s, mg_log_t **dl, int k)
+static void wake_loop(mg_store_t *s)
 {
-    if (k == 1 || s->nsyncers == 0) {
-        for (int i = 0; i < k; i++) dl[i]->w_sync_err = fdatasync(dl[i]->wfd) < 0 ? -errno : 0;
-        return;
-    }
-    pthread_mutex_lock(&s->smu);
-    s->swork = dl;
-    s->snwork = k;
-    s->snext = 0;
-    s->sremaining = k;
-    pthread_cond_broadcast(&s->scv);
-    while (s->snext < s->snwork) {
-        mg_log_t *l = s->swork[s->snext++];
-        pthread_mutex_unlock(&s->smu);
-        l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0;
-        pthread_mutex_lock(&s->smu);
-        s->sremaining--;
-    }
-    while (s->sremaining > 0) pthread_cond_wait(&s->sdone, &s->smu);
-    s->swork = NULL;
-    s->snwork = s->snext = 0;
-    pthread_mutex_unlock(&s->smu);
-}
-
-/* One group commit: write every queued append, one fdatasync per dirty file, then hand the
- * completions to the loop in append order per log and signal the eventfd. */
-static void writer_group(mg_store_t *s, op_t *batch)
-{
-    mg_log_t *glist = NULL, *gtail = NULL;
-    while (batch) {
-        op_t *op = batch;
-        batch = op->next;
-        op->next = NULL;
-        mg_log_t *l = op->log;
-        if (!l->w_in_group) {
-            l->w_in_group = true;
-            l->w_gnext = NULL;
-            l->wq_head = l->wq_tail = NULL;
-            if (gtail) gtail->w_gnext = l;
-            else glist = l;
-            gtail = l;
-        }
-        if (l->wq_tail) l->wq_tail->next = op;
-        else l->wq_head = op;
-        l->wq_tail = op;
-    }
-    for (mg_log_t *l = glist; l; l = l->w_gnext) writer_write_log(s, l);
-    if (s->o.sync_data) {
-        int k = 0, cap = 0;
-        mg_log_t *small[64], **dl = small;
-        for (mg_log_t *l = glist; l; l = l->w_gnext) cap++;
-        if (cap > 64 && !(dl = mg_malloc((size_t)cap * sizeof *dl))) dl = NULL;
-        for (mg_log_t *l = glist; l; l = l->w_gnext) {
-            if (!l->w_dirty || l->wfd < 0) continue;
-            if (dl) dl[k++] = l;
-            else l->w_sync_err = fdatasync(l->wfd) < 0 ? -errno : 0; /* no memory: one by one */
-        }
-        if (dl && k) sync_logs(s, dl, k);
-        if (dl && dl != small) mg_free(dl);
-        for (mg_log_t *l = glist; l; l = l->w_gnext) {
-            if (!l->w_dirty || l->wfd < 0) continue;
-            if (l->w_sync_err < 0) {
-                log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
-                          strerror(-l->w_sync_err));
-                writer_fail(l, l->w_sync_err);
-            }
-            l->w_sync_err = 0;
-        }
-    }
-    for (mg_log_t *l = glist; l; l = l->w_gnext) l->w_dirty = false;
-    /* after this block the writer touches neither these logs nor their ops */
-    pthread_mutex_lock(&s->mu);
-    for (mg_log_t *l = glist, *next; l; l = next) {
-        next = l->w_gnext;
-        size_t n = 0;
-        for (op_t *op = l->wq_head; op; op = op->next) n++;
-        if (s->c_tail) s->c_tail->next = l->wq_head;
-        else s->c_head = l->wq_head;
-        s->c_tail = l->wq_tail;
-        l->wq_head = l->wq_tail = NULL;
-        l->w_in_group = false;
-        l->w_pending -= n;
-    }
-    pthread_cond_broadcast(&s->dcond);
-    pthread_mutex_unlock(&s->mu);
     uint64_t one = 1;
     if (write(s->efd, &one, sizeof one) < 0 && errno != EAGAIN)
         log_error("write(eventfd): %s", strerror(errno));
 }
 
+/* Write one batch of l's appends (the worker holds w_busy), give the log back, then fdatasync
+ * the file when sync_data and complete what is durable. */
+static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch)
+{
+    op_t *tail = NULL;
+    for (op_t *op = batch; op; op = op->next) tail = op;
+    l->wq_head = batch;
+    writer_write_log(s, l);
+    wfile_t *wf = s->o.sync_data && l->w_dirty ? l->wf : NULL;
+    l->w_dirty = false;
+    l->wq_head = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    uint64_t seq = ++l->w_wseq;
+    for (op_t *op = batch; op; op = op->next) op->wseq = seq;
+    if (tail) {
+        if (l->us_tail) l->us_tail->next = batch;
+        else l->us_head = batch;
+        l->us_tail = tail;
+    }
+    if (wf) {
+        wf->refs++;
+        l->w_syncing++;
+    }
+    /* after this the worker touches only wf, l->w_* under s->mu, and the ops it completes */
+    l->w_busy = false;
+    if (l->pq_head && !l->w_ready) { /* more arrived meanwhile: back on the ready list */
+        l->w_ready = true;
+        l->r_next = NULL;
+        if (s->r_tail) s->r_tail->r_next = l;
+        else s->r_head = l;
+        s->r_tail = l;
+        pthread_cond_signal(&s->wcond);
+    }
+    size_t done = wf ? 0 : complete_durable(s, l);
+    pthread_mutex_unlock(&s->mu);
+    if (done) wake_loop(s);
+    if (!wf) return;
+
+    int rc = fdatasync(wf->fd) < 0 ? -errno : 0;
+    pthread_mutex_lock(&s->mu);
+    if (rc < 0) {
+        /* what this file held is of unknown durability: fail every append not yet completed,
+         * and every later one */
+        log_error("fdatasync(%s): %s", l->topic, strerror(-rc));
+        if (!l->w_sync_err) l->w_sync_err = rc;
+        for (op_t *op = l->us_head; op; op = op->next)
+            if (op->status == 0) op->status = rc;
+    }
+    l->w_syncing--;
+    if (seq > l->w_durable) l->w_durable = seq;
+    done = complete_durable(s, l);
+    wfile_unref(wf);
+    pthread_mutex_unlock(&s->mu);
+    if (done) wake_loop(s);
+}
+
+/* A storage worker: takes the oldest ready log and everything queued on it. Logs progress
+ * independently: an append never waits for another file's fdatasync. Several workers keep
+ * several writes and syncs going at once. */
 void *writer_main(void *arg)
 {
     mg_store_t *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->q_head && !s->stop) pthread_cond_wait(&s->wcond, &s->mu);
-        if (!s->q_head) break; /* stopping and drained */
+        while (!s->r_head && !s->stop) pthread_cond_wait(&s->wcond, &s->mu);
+        if (!s->r_head) break; /* stopping and drained */
+        mg_log_t *l = s->r_head;
+        s->r_head = l->r_next;
+        if (!s->r_head) s->r_tail = NULL;
+        l->w_ready = false;
+        l->w_busy = true;
         if (s->o.group_wait_ms > 0 && !s->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -250,10 +256,11 @@ void *writer_main(void *arg)
             while (!s->stop && pthread_cond_timedwait(&s->wcond, &s->mu, &ts) != ETIMEDOUT) {
             }
         }
-        op_t *batch = s->q_head;
-        s->q_head = s->q_tail = NULL;
+        if (l->w_sync_err && !l->w_err) l->w_err = l->w_sync_err;
+        op_t *batch = l->pq_head;
+        l->pq_head = l->pq_tail = NULL;
         pthread_mutex_unlock(&s->mu);
-        writer_group(s, batch);
+        writer_batch(s, l, batch);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
