@@ -408,6 +408,10 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         e = entry_new(tmp.data, (uint32_t)tmp.len);
         buf_free(&tmp);
     }
+    if (e && e->len >= 6) { /* the verified checksum covers data[6..]: extend it to the head */
+        e->data_crc = crc32c_combine(crc32c(0, e->data, 6), rd_u32be(e->data + 2), e->len - 6);
+        e->has_data_crc = 1;
+    }
     send_ctx_t *sc = mg_calloc(1, sizeof *sc);
     if (!e || !sc) {
         entry_unref(e);

@@ -17,6 +17,8 @@ typedef struct mg_entry {
     /* Filled by the broker from the MessageMetadata (entry_parse_info), not by storage. */
     uint8_t info_ready;
     uint8_t has_key;
+    uint8_t has_data_crc;   /* data_crc is known: storage need not read the bytes again */
+    uint32_t data_crc;      /* crc32c(0, data, len) */
     int32_t num_messages;   /* num_messages_in_batch, 1 when not batched */
     uint64_t publish_time;
     int64_t deliver_at;     /* deliver_at_time, 0 when none */

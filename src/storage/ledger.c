@@ -51,15 +51,17 @@ static uint64_t get_le64(const uint8_t *p)
     return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-/* Fill a record header for entry (id, data, len). */
-static void rec_header(uint8_t *h, uint64_t id, const uint8_t *data, uint32_t len)
+/* Fill a record header for entry e with id. When the broker already knows the checksum of
+ * the bytes (it verified the client's), the record's is derived from it without a pass. */
+static void rec_header(uint8_t *h, uint64_t id, const mg_entry_t *e)
 {
     put_le32(h, REC_MAGIC);
-    put_le32(h + 8, len);
+    put_le32(h + 8, e->len);
     put_le32(h + 12, 0);
     put_le64(h + 16, id);
     uint32_t crc = crc32c(0, h + 8, REC_HDR - 8);
-    put_le32(h + 4, crc32c(crc, data, len));
+    put_le32(h + 4, e->has_data_crc ? crc32c_combine(crc, e->data_crc, e->len)
+                                    : crc32c(crc, e->data, e->len));
 }
 
 /* Check a header's fixed fields: 0 and *len, or -1. The CRC is checked by rec_crc_ok. */
@@ -982,7 +984,7 @@ int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
     op->arg = arg;
     op->status = 0;
     op->seg_first = op->off = 0;
-    rec_header(op->hdr, e->entry_id, e->data, e->len);
+    rec_header(op->hdr, e->entry_id, e);
     cache_add(l, e);
     pthread_mutex_lock(&s->mu);
     if (l->pq_tail) l->pq_tail->next = op;

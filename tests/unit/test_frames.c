@@ -137,6 +137,42 @@ static void test_crc32c_vectors(void **s)
     assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283);
 }
 
+/* bit-at-a-time reference, independent of the table and hardware paths */
+static uint32_t crc_ref(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+/* long buffers go through the three-stream path (>= 12 KiB), at every alignment and with
+ * tails; combine joins two checksums as if computed over the concatenation */
+static void test_crc32c_long_and_combine(void **s)
+{
+    size_t cap = 3 * 4096 * 3 + 37;
+    uint8_t *b = malloc(cap + 8);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < cap + 8; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (uint8_t)(x >> 16);
+    }
+    size_t lens[] = {0, 1, 7, 8, 4095, 12287, 12288, 12289, 24576 + 5, cap};
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (int a = 0; a < 8; a += 3) {
+            uint32_t want = crc_ref(0, b + a, lens[li]);
+            assert_int_equal(crc32c(0, b + a, lens[li]), want);
+            assert_int_equal(crc32c(0x1234567u, b + a, lens[li]), crc_ref(0x1234567u, b + a, lens[li]));
+            for (size_t cut = 0; cut <= lens[li]; cut += lens[li] / 3 + 1) {
+                uint32_t c1 = crc32c(0, b + a, cut), c2 = crc32c(0, b + a + cut, lens[li] - cut);
+                assert_int_equal(crc32c_combine(c1, c2, lens[li] - cut), want);
+            }
+        }
+    free(b);
+}
+
 static void test_decoder_limits(void **s)
 {
     frame_t f;
@@ -158,6 +194,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_vectors),
+        cmocka_unit_test(test_crc32c_long_and_combine),
         cmocka_unit_test(test_decoder_limits),
         cmocka_unit_test(test_all_fixtures),
     };
