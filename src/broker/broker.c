@@ -155,7 +155,14 @@ static int keepalive_timer(mg_loop_t *l, uint64_t id, void *arg)
         conn_t *next = c->next;
         if (now - c->last_rx_ms > 2 * iv) {
             conn_close(c, "keep-alive timeout");
-        } else if (now - c->last_rx_ms >= iv && c->connected) {
+            c = next;
+            continue;
+        }
+        if (now - c->last_rx_ms >= 1000) { /* quiet: give back large buffers */
+            buf_trim(&c->in, 65536);
+            if (!c->want_write) buf_trim(&c->out, 65536);
+        }
+        if (now - c->last_rx_ms >= iv && c->connected) {
             Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
             Pulsar__Proto__CommandPing ping = PULSAR__PROTO__COMMAND_PING__INIT;
             cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PING;

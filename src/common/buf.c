@@ -59,14 +59,15 @@ int buf_append_u16be(mg_buf_t *b, uint16_t v)
 void buf_consume(mg_buf_t *b, size_t n)
 {
     b->off += n;
-    if (b->off >= b->len) {
-        b->off = b->len = 0;
-        /* give back large idle buffers so idle connections stay small */
-        if (b->cap > 65536) {
-            mg_free(b->data);
-            b->data = NULL;
-            b->cap = 0;
-        }
+    if (b->off >= b->len) b->off = b->len = 0; /* the memory stays for the next frame */
+}
+
+void buf_trim(mg_buf_t *b, size_t keep)
+{
+    if (b->off >= b->len && b->cap > keep) {
+        mg_free(b->data);
+        b->data = NULL;
+        b->cap = b->len = b->off = 0;
     }
 }
 

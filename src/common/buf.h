@@ -24,6 +24,9 @@ static inline size_t buf_readable(const mg_buf_t *b) { return b->len - b->off; }
 static inline uint8_t *buf_head(const mg_buf_t *b) { return b->data + b->off; }
 /* Drop n consumed bytes from the front; compacts when more than half is consumed. */
 void buf_consume(mg_buf_t *b, size_t n);
+/* Give the memory back when the buffer is empty and holds more than keep bytes (idle
+ * connections stay small; busy ones keep their buffer instead of reallocating per frame). */
+void buf_trim(mg_buf_t *b, size_t keep);
 void buf_reset(mg_buf_t *b);
 
 static inline uint32_t rd_u32be(const uint8_t *p)
