@@ -6,8 +6,10 @@
  *             optionally paced at R msgs/s (latency measured from the scheduled send time, so
  *             a stall is not hidden by coordinated omission).
  *   consume:  K subscriptions (one connection each, Exclusive, initial position Earliest) on
- *             every partition; end-to-end latency = receive time - send time stamped in the
- *             first message of each entry; cumulative ACKs; FLOW refills.
+ *             every partition; every entry's checksum is verified (as a Pulsar client does);
+ *             end-to-end latency = receive time - send time stamped in the first message of
+ *             each entry; cumulative ACKs; FLOW refills. While producing, the consumers run on
+ *             a second thread so the load generator is not the bottleneck on two cores.
  *   --catchup produce everything first, then subscribe and time the read of the backlog.
  *   --idle T  open T producers on T distinct topics (over 10 connections), print when all
  *             are ready, then stay idle for --hold seconds (the driver samples the broker RSS).
@@ -25,7 +27,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +218,7 @@ static uint64_t *sched_at;         /* per entry: scheduled (or actual) send time
 static uint64_t *pub_lat;          /* per acked entry */
 static uint64_t *e2e_lat;          /* per delivered entry (all subscriptions) */
 static long n_e2e, e2e_cap;
-static long delivered_msgs;        /* over all subscriptions */
+static _Atomic long delivered_msgs; /* over all subscriptions (consumer thread writes) */
 static long inflight[256];
 static uint32_t since_flow[MAXC][256];
 static uint32_t since_ack[MAXC][256];
@@ -268,7 +272,7 @@ static void on_alarm(int sig)
     (void)sig;
     char m[200];
     int n = snprintf(m, sizeof m, "mg_bench_load: stalled: acked %ld/%ld entries, delivered %ld msgs\n",
-                     acked_entries, entries, delivered_msgs);
+                     acked_entries, entries, atomic_load(&delivered_msgs));
     if (write(2, m, (size_t)n) < 0) _exit(3);
     _exit(3);
 }
@@ -292,7 +296,9 @@ static void handle_frame(conn_t *c, frame_t *f)
     case PULSAR__PROTO__BASE_COMMAND__TYPE__MESSAGE: {
         int p = (int)r->message->consumer_id;
         payload_view_t v;
-        if (payload_parse(f->payload, f->payload_len, &v) == 0 && v.data_len >= stamp_off + 8) {
+        int parsed = payload_parse(f->payload, f->payload_len, &v) == 0;
+        if (parsed && v.has_checksum && !v.checksum_ok) die("checksum mismatch on a delivered entry");
+        if (parsed && v.data_len >= stamp_off + 8) {
             uint64_t ts;
             memcpy(&ts, v.data + stamp_off, 8);
             if (n_e2e < e2e_cap) e2e_lat[n_e2e++] = now - ts;
@@ -335,20 +341,21 @@ static void handle_frame(conn_t *c, frame_t *f)
     }
 }
 
-/* One poll round over all connections; timeout in µs. */
-static void pump(uint64_t timeout_us)
+/* One poll round over connections [from, to); timeout in µs. */
+static void pump_range(int from, int to, uint64_t timeout_us)
 {
     struct pollfd pf[MAXC];
-    for (int i = 0; i < nconns; i++) {
-        pf[i].fd = conns[i].fd;
-        pf[i].events = POLLIN | (buf_readable(&conns[i].out) ? POLLOUT : 0);
+    int k = to - from;
+    for (int i = 0; i < k; i++) {
+        pf[i].fd = conns[from + i].fd;
+        pf[i].events = POLLIN | (buf_readable(&conns[from + i].out) ? POLLOUT : 0);
         pf[i].revents = 0;
     }
     struct timespec ts = {(time_t)(timeout_us / 1000000), (long)(timeout_us % 1000000) * 1000};
-    int n = ppoll(pf, (nfds_t)nconns, &ts, NULL);
+    int n = ppoll(pf, (nfds_t)k, &ts, NULL);
     if (n < 0 && errno != EINTR) die("poll failed");
-    for (int i = 0; i < nconns && n > 0; i++) {
-        conn_t *c = &conns[i];
+    for (int i = 0; i < k && n > 0; i++) {
+        conn_t *c = &conns[from + i];
         if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
             fill_in(c, 0);
             frame_t f = {0};
@@ -362,6 +369,23 @@ static void pump(uint64_t timeout_us)
         }
         if (buf_readable(&c->out)) flush_out(c, 0);
     }
+}
+
+static void pump(uint64_t timeout_us) { pump_range(0, nconns, timeout_us); }
+
+/* The consumer thread: every subscription connection (conns[1..]) until all is delivered. */
+static long want_deliv_all;
+static uint64_t t_deliv_done;
+static void *consume_main(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&delivered_msgs) < want_deliv_all) {
+        for (int i = 1; i < nconns; i++)
+            if (buf_readable(&conns[i].out)) flush_out(&conns[i], 0);
+        pump_range(1, nconns, 200000);
+    }
+    t_deliv_done = mg_mono_us();
+    return NULL;
 }
 
 static void write_series(const char *file)
@@ -493,8 +517,12 @@ int main(int argc, char **argv)
     long want_deliv = catchup ? 0 : (long)entries * batch * nsubs;
     double entry_gap_us = rate > 0 ? 1e6 * batch / rate : 0;
     t0 = mg_mono_us();
-    uint64_t t_start = t0, t_ack_done = 0, t_deliv_done = 0;
-    while (acked_entries < entries || delivered_msgs < want_deliv) {
+    uint64_t t_start = t0, t_ack_done = 0;
+    pthread_t consumer;
+    bool threaded = want_deliv > 0; /* pc is conns[0]; the subscriptions are the rest */
+    want_deliv_all = want_deliv;
+    if (threaded && pthread_create(&consumer, NULL, consume_main, NULL)) die("pthread_create");
+    while (acked_entries < entries || (!threaded && delivered_msgs < want_deliv)) {
         uint64_t now = mg_mono_us(), wait = 200000;
         while (next_entry < entries) {
             int p = (int)(next_entry % parts);
@@ -511,10 +539,11 @@ int main(int argc, char **argv)
             if (buf_readable(&pc->out) > (1u << 20)) flush_out(pc, 0);
         }
         if (buf_readable(&pc->out)) flush_out(pc, 0);
-        pump(wait);
+        if (threaded) pump_range(0, 1, wait);
+        else pump(wait);
         if (!t_ack_done && acked_entries == entries) t_ack_done = mg_mono_us();
-        if (!t_deliv_done && want_deliv && delivered_msgs >= want_deliv) t_deliv_done = mg_mono_us();
     }
+    if (threaded) pthread_join(consumer, NULL);
     uint64_t t_pub = t_ack_done ? t_ack_done : mg_mono_us();
     double pub_secs = (t_pub - t_start) / 1e6;
     double msgs = (double)entries * batch;

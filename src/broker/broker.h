@@ -181,6 +181,8 @@ struct conn {
     struct out_ref {
         uint64_t pos;
         mg_entry_t *e;
+        struct mg_segfile *sf; /* large stored entry: sendfile from here, else from e->data */
+        uint64_t foff;
     } *refs;
     size_t nrefs, caprefs, ref_head;
     uint64_t out_base;
@@ -249,7 +251,9 @@ void conn_accept(broker_t *b);
 int conn_send_cmd(conn_t *c, const pb_cmd_t *cmd);
 int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n);
 /* A payload frame whose payload is a stored entry, sent from the entry itself (no copy). */
-int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e);
+/* Queue a command followed by a stored entry, by reference. With log, a large entry that
+ * storage has written is sent with sendfile from its segment (no copy through user space). */
+int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e, struct mg_log *log);
 void conn_send_error(conn_t *c, uint64_t request_id, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void conn_send_success(conn_t *c, uint64_t request_id);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "storage/ledger.h"
 
 #define OUT_HIGH_WATER (4u << 20) /* stop dispatching to a connection above this */
 
@@ -96,7 +98,10 @@ void conn_close(conn_t *c, const char *why)
 
 static void conn_free(conn_t *c)
 {
-    for (size_t i = c->ref_head; i < c->nrefs; i++) entry_unref(c->refs[i].e);
+    for (size_t i = c->ref_head; i < c->nrefs; i++) {
+        entry_unref(c->refs[i].e);
+        segfile_unref(c->refs[i].sf);
+    }
     mg_free(c->refs);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -138,7 +143,11 @@ int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n
     return 0;
 }
 
-int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e)
+/* Entries at least this large go out with sendfile when their file is known: the copy into
+ * the socket costs more than the extra system call below this size. */
+#define SENDFILE_MIN (16u << 10)
+
+int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e, struct mg_log *log)
 {
     if (c->closing) return -1;
     if (c->nrefs == c->caprefs) {
@@ -156,8 +165,10 @@ int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e)
         }
     }
     if (frame_write_cmd_head(&c->out, cmd, e->len)) return -1;
-    c->refs[c->nrefs].pos = c->out_base + buf_readable(&c->out);
-    c->refs[c->nrefs].e = entry_ref(e);
+    struct out_ref *r = &c->refs[c->nrefs];
+    r->pos = c->out_base + buf_readable(&c->out);
+    r->e = entry_ref(e);
+    r->sf = log && e->len >= SENDFILE_MIN ? log_entry_file(log, e, &r->foff) : NULL;
     c->nrefs++;
     c->ref_bytes += e->len;
     schedule_flush(c);
@@ -204,19 +215,25 @@ static void wake_blocked_consumers(conn_t *c)
     }
 }
 
-/* Gather the pending output (command bytes and queued entries, in stream order) into iov. */
-static int out_iov(conn_t *c, struct iovec *iov, int max)
+/* Gather the pending output (command bytes and queued entries, in stream order) into iov, up
+ * to the next entry sent from its file (*more: one follows, so the bytes are not pushed yet). */
+static int out_iov(conn_t *c, struct iovec *iov, int max, bool *more)
 {
     int n = 0;
     uint64_t bpos = c->out_base;
     uint8_t *bptr = buf_head(&c->out);
     size_t i = c->ref_head;
+    *more = false;
     for (; i < c->nrefs && n + 2 <= max; i++) {
         struct out_ref *r = &c->refs[i];
         if (r->pos > bpos) {
             iov[n++] = (struct iovec){bptr, (size_t)(r->pos - bpos)};
             bptr += r->pos - bpos;
             bpos = r->pos;
+        }
+        if (r->sf) {
+            *more = true;
+            return n;
         }
         uint32_t skip = i == c->ref_head ? c->ref_off : 0;
         iov[n++] = (struct iovec){r->e->data + skip, r->e->len - skip};
@@ -248,6 +265,7 @@ static void out_consume(conn_t *c, size_t w)
             w -= k;
             if (c->ref_off == r->e->len) {
                 entry_unref(r->e);
+                segfile_unref(r->sf);
                 c->ref_head++;
                 c->ref_off = 0;
             }
@@ -270,8 +288,25 @@ static int conn_flush(conn_t *c)
 {
     struct iovec iov[64];
     while (out_pending(c)) {
-        int n = out_iov(c, iov, 64);
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w;
+        struct out_ref *r = c->ref_head < c->nrefs ? &c->refs[c->ref_head] : NULL;
+        if (r && r->sf && r->pos == c->out_base) { /* a large stored entry: page cache to socket */
+            off_t off = (off_t)(r->foff + c->ref_off);
+            w = sendfile(c->fd, segfile_fd(r->sf), &off, r->e->len - c->ref_off);
+            if (w == 0 || (w < 0 && errno != EINTR && errno != EAGAIN)) {
+                /* the file cannot give it (should not happen): send the copy in memory */
+                log_warn("%s: sendfile of entry %llu failed (%s); sending from memory", c->addr,
+                         (unsigned long long)r->e->entry_id, w == 0 ? "short file" : strerror(errno));
+                segfile_unref(r->sf);
+                r->sf = NULL;
+                continue;
+            }
+        } else {
+            bool more;
+            int n = out_iov(c, iov, 64, &more);
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+            w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        }
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {

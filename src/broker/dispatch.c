@@ -166,7 +166,7 @@ static int send_message(subscription_t *s, consumer_t *c, mg_entry_t *e)
         m.n_ack_set = (size_t)bb->nwords;
         m.ack_set = (int64_t *)bb->w;
     }
-    return conn_send_entry(c->conn, &out, e);
+    return conn_send_entry(c->conn, &out, e, s->topic->log);
 }
 
 static int delayed_timer(mg_loop_t *l, uint64_t id, void *arg);

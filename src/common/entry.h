@@ -19,6 +19,10 @@ typedef struct mg_entry {
     uint8_t has_key;
     uint8_t has_data_crc;   /* data_crc is known: storage need not read the bytes again */
     uint32_t data_crc;      /* crc32c(0, data, len) */
+    /* Where storage keeps the bytes (set by storage on the loop thread once they are written
+     * or read back): segment first id and byte offset. Lets dispatch sendfile them. */
+    uint8_t has_file;
+    uint64_t file_seg, file_off;
     int32_t num_messages;   /* num_messages_in_batch, 1 when not batched */
     uint64_t publish_time;
     int64_t deliver_at;     /* deliver_at_time, 0 when none */

@@ -679,6 +679,9 @@ static int log_complete(mg_log_t *l, op_t *op)
     sg->bytes = op->off + REC_HDR + op->e->len;
     sg->mtime_ms = mg_now_ms();
     l->durable_end = id + 1;
+    op->e->file_seg = op->seg_first;
+    op->e->file_off = op->off + REC_HDR;
+    op->e->has_file = 1;
     return 0;
 }
 
@@ -715,9 +718,50 @@ void store_dispatch_completions(mg_store_t *s)
 
 static void rtab_free(mg_log_t *l);
 
+int segfile_fd(const mg_segfile_t *f) { return f->fd; }
+
+void segfile_unref(mg_segfile_t *f)
+{
+    if (f && --f->refs == 0) {
+        close(f->fd);
+        mg_free(f);
+    }
+}
+
+mg_segfile_t *log_entry_file(mg_log_t *l, const mg_entry_t *e, uint64_t *off)
+{
+    if (!e->has_file || e->ledger_id != l->ledger_id || e->entry_id < l->first_id ||
+        e->entry_id >= l->durable_end)
+        return NULL;
+    mg_segfile_t *f = NULL;
+    for (int i = 0; i < 2; i++)
+        if (l->sfile[i] && l->sfile[i]->seg == e->file_seg) f = l->sfile[i];
+    if (!f) {
+        char path[PATH_MAX];
+        seg_path(l->dirpath, e->file_seg, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return NULL;
+        if (!(f = mg_malloc(sizeof *f))) {
+            close(fd);
+            return NULL;
+        }
+        f->fd = fd;
+        f->refs = 1; /* the log's */
+        f->seg = e->file_seg;
+        segfile_unref(l->sfile[1]);
+        l->sfile[1] = l->sfile[0];
+        l->sfile[0] = f;
+    }
+    f->refs++;
+    *off = e->file_off;
+    return f;
+}
+
 static void log_free(mg_log_t *l)
 {
     if (!l) return;
+    segfile_unref(l->sfile[0]);
+    segfile_unref(l->sfile[1]);
     cache_clear_log(l);
     rtab_free(l);
     for (size_t i = 0; i < l->nsegs; i++) mg_free(l->segs[i].idx);
@@ -1128,6 +1172,9 @@ int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
     }
     e->ledger_id = l->ledger_id;
     e->entry_id = entry_id;
+    e->file_seg = sg->first_id;
+    e->file_off = off + REC_HDR;
+    e->has_file = 1;
     if (hint < 0) hint = (int)(l->hint_next++ % READ_HINTS);
     l->hints[hint].id = entry_id + 1;
     l->hints[hint].off = off + REC_HDR + len;

@@ -70,6 +70,15 @@ uint64_t log_next_id(const mg_log_t *l);
  * there, else from the segment (sequential reads are O(1) amortised). */
 int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out);
 
+/* An open segment file for sendfile. Loop thread only; reference counted so it outlives a
+ * trim or a log close while output still refers to it. */
+typedef struct mg_segfile mg_segfile_t;
+/* The segment file holding e's bytes (e from log l, written or read back) and their offset:
+ * a new reference, or NULL when not known (then send from memory). */
+mg_segfile_t *log_entry_file(mg_log_t *l, const mg_entry_t *e, uint64_t *off);
+int segfile_fd(const mg_segfile_t *f);
+void segfile_unref(mg_segfile_t *f);
+
 /* Bytes stored on disk, and approximate bytes of entries with id >= from_id. */
 uint64_t log_size_bytes(const mg_log_t *l);
 uint64_t log_bytes_from(const mg_log_t *l, uint64_t from_id);

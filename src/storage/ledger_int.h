@@ -83,6 +83,12 @@ typedef struct seg {
     bool indexed;        /* false: closed segment not scanned yet (scanned on first read) */
 } seg_t;
 
+struct mg_segfile {
+    int fd;
+    int refs;
+    uint64_t seg;   /* first entry id of the segment */
+};
+
 struct mg_log {
     mg_store_t *s;
     char *topic;
@@ -105,6 +111,7 @@ struct mg_log {
      * nearby positions share one pread and checksum check. Bounded store-wide. */
     mg_entry_t **rtab;
     cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
+    mg_segfile_t *sfile[2]; /* segment files open for sendfile: [0] newest, [1] the one before */
     size_t ccap, chead, ccount;
     bool failed;
     bool closing;
