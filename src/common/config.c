@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 
-enum kind { K_INT, K_I64, K_BOOL, K_STR };
+enum kind { K_INT, K_I64, K_BOOL, K_STR, K_DBL };
 
 struct key {
     const char *name;
@@ -35,6 +35,7 @@ static const struct key keys[] = {
     {"journalSyncData", K_BOOL, F(journal_sync_data), 0},
     {"journalMaxGroupWaitMSec", K_INT, F(journal_max_group_wait_ms), 0},
     {"managedLedgerCacheSizeMB", K_INT, F(cache_size_mb), 0},
+    {"managedLedgerDefaultMarkDeleteRateLimit", K_DBL, F(mark_delete_rate_limit), 0},
     {"managedLedgerMaxSizePerLedgerMbytes", K_I64, F(max_segment_mb), 0},
     {"maxPendingPublishRequestsPerConnection", K_INT, F(max_pending_publish_per_conn), 0},
     {"maxUnackedMessagesPerConsumer", K_INT, F(max_unacked_per_consumer), 0},
@@ -77,6 +78,7 @@ void config_defaults(mg_config_t *c)
     c->journal_sync_data = true;
     c->journal_max_group_wait_ms = 0;
     c->cache_size_mb = 64;
+    c->mark_delete_rate_limit = 1.0;
     c->max_segment_mb = 256;
     c->max_pending_publish_per_conn = 1000;
     c->max_unacked_per_consumer = 50000;
@@ -122,6 +124,12 @@ int config_set(mg_config_t *c, const char *key, const char *value)
             long long v = strtoll(value, &end, 10);
             if (errno || end == value || *end) return -1;
             *(int64_t *)p = v;
+            return 0;
+        }
+        case K_DBL: {
+            double v = strtod(value, &end);
+            if (errno || end == value || *end || v < 0) return -1;
+            *(double *)p = v;
             return 0;
         }
         case K_BOOL:

@@ -23,6 +23,8 @@ typedef struct mg_config {
     int keep_alive_interval_s;                 /* keepAliveIntervalSeconds */
     bool journal_sync_data;                    /* journalSyncData */
     int journal_max_group_wait_ms;             /* journalMaxGroupWaitMSec */
+    double mark_delete_rate_limit;             /* managedLedgerDefaultMarkDeleteRateLimit:
+                                                  cursor positions persisted per second */
     int cache_size_mb;                         /* managedLedgerCacheSizeMB */
     int64_t max_segment_mb;                    /* managedLedgerMaxSizePerLedgerMbytes */
     int max_pending_publish_per_conn;          /* maxPendingPublishRequestsPerConnection */

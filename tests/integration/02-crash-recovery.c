@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mgtest.h"
 
@@ -133,9 +134,43 @@ static void test_torn_tail(void **s)
     mgt_broker_free(b);
 }
 
+/* Acknowledged positions are persisted managedLedgerDefaultMarkDeleteRateLimit times a second:
+ * an ack older than one interval survives kill -9; the rest is redelivered (at-least-once). */
+static void test_acks_persisted_at_rate(void **s)
+{
+    mgt_broker_t *b = mgt_broker_start("managedLedgerDefaultMarkDeleteRateLimit=20\n");
+    const char *topic = "persistent://public/default/ackrate";
+    frame_t f;
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    assert_int_equal(mgt_subscribe(c, topic, "s", 0, 1, true, &f), T(SUCCESS));
+    assert_int_equal(mgt_producer(c, topic, 1, "ap", &f), T(PRODUCER_SUCCESS));
+    for (int i = 0; i < 10; i++) {
+        char p[32];
+        int n = snprintf(p, sizeof p, "m%d", i);
+        mgt_send(c, 1, (uint64_t)i, "ap", p, (size_t)n, NULL, 0);
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
+    }
+    assert_int_equal(mgt_flow(c, 1, 100), 0);
+    mgt_msg_t m;
+    for (int i = 0; i < 10; i++) assert_int_equal(mgt_recv_message(c, &m, 5000), 1);
+    assert_int_equal(mgt_ack(c, 1, m.ledger, 5, true), 0); /* entries 0..5 */
+    usleep(600 * 1000); /* 12 intervals of 50 ms */
+    mgt_broker_kill9(b);
+    mgt_close(c);
+    mgt_broker_restart(b);
+    c = mgt_connect(b->port, true);
+    assert_int_equal(mgt_subscribe(c, topic, "s", 0, 1, true, &f), T(SUCCESS));
+    assert_int_equal(mgt_flow(c, 1, 100), 0);
+    assert_int_equal(mgt_recv_message(c, &m, 5000), 1);
+    assert_int_equal(m.entry, 6); /* the first one not acknowledged */
+    mgt_close(c);
+    mgt_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_acks_persisted_at_rate),
         cmocka_unit_test(test_kill9_under_load),
         cmocka_unit_test(test_torn_tail),
     };
