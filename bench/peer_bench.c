@@ -16,7 +16,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,7 @@ static conn_t cs[MAXC];
 static int nc = 1, parts = 4, size = 1024, window = 256, is_nats;
 static long total = 100000, acked;
 static double rate;
+static int rt; /* --rt: SCHED_FIFO for the load thread, as mg_bench_load --rt */
 static uint64_t *sched, *lat, t0;
 static long *ser;
 static long nslots = 36000;
@@ -281,6 +284,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-c") && v) nc = atoi(argv[++i]);
         else if (!strcmp(a, "-p") && v) parts = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && v) rate = atof(argv[++i]);
+        else if (!strcmp(a, "--rt")) rt = 1;
         else if (!strcmp(a, "--series") && v) series = argv[++i];
         else if (!strcmp(a, "--lat") && v) latf = argv[++i];
         else if (!strcmp(a, "--timeout") && v) alarm((unsigned)atoi(argv[++i]));
@@ -328,6 +332,12 @@ int main(int argc, char **argv)
     }
     double gap = rate > 0 ? 1e6 / rate : 0;
     long next = 0;
+    /* the same pacing conditions as mg_bench_load: 1 µs timer slack, optional real-time priority */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    if (rt) {
+        struct sched_param sp = {.sched_priority = 1};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp)) fprintf(stderr, "peer_bench: --rt: %s\n", strerror(errno));
+    }
     t0 = mono_us();
     while (acked < total) {
         uint64_t now = mono_us(), wait = 200000;
