@@ -159,7 +159,17 @@ def peer(kind, port, name, extra, timeout=300):
     return kv(out.strip().splitlines()[-1])
 
 
+def settle():
+    """Write back everything the previous run left dirty (the page-cache run leaves gigabytes),
+    so the disk is quiet when the next measurement starts."""
+    t = time.time()
+    os.sync()
+    time.sleep(0.5)
+    log("settled (sync took %.1f s)" % (time.time() - t))
+
+
 def section(name, fn):
+    settle()
     try:
         fn()
     except Exception as e:  # a failing section is reported, the others still run
@@ -223,6 +233,7 @@ MG_ARGS = ["-b", str(BATCH), "-p", "4", "-w", "16"]
 
 def magnetar_a():
     for sync, key in ((True, "mg_durable"), (False, "mg_pagecache")):
+        settle()
         m = Magnetar(key, sync=sync)
         try:
             R[key] = load(m.port, key + "_a", MG_ARGS + ["-n", str(N_MAX), "--topic", "persistent://public/default/a"])
@@ -241,6 +252,7 @@ def magnetar_b():
         if have("fio"):
             per_job = rate / BATCH / 4 * ENTRY_BYTES
             f = fio("fio_b%d" % i, jobs=4, rate_per_job=per_job, size="%dk" % max(1024, per_job * LAT_SECONDS / 1024))
+        settle()
         m = Magnetar("mg_lat%d" % i)
         try:
             r = load(m.port, "mg_b" if i == 0 else "mg_b%d" % i,
