@@ -1035,14 +1035,7 @@ int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
     else l->pq_head = op;
     l->pq_tail = op;
     l->w_pending++;
-    if (!l->w_busy && !l->w_ready) {
-        l->w_ready = true;
-        l->r_next = NULL;
-        if (s->r_tail) s->r_tail->r_next = l;
-        else s->r_head = l;
-        s->r_tail = l;
-        pthread_cond_signal(&s->wcond);
-    }
+    log_make_ready(s, l);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -172,5 +172,8 @@ void put_le64(uint8_t *p, uint64_t v);
 
 /* writer.c: the storage worker threads */
 void *writer_main(void *arg);
+/* Put l on the ready list for a worker unless one is writing it or it is there already
+ * (under s->mu). */
+void log_make_ready(mg_store_t *s, mg_log_t *l);
 
 #endif

@@ -145,6 +145,17 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
     }
 }
 
+void log_make_ready(mg_store_t *s, mg_log_t *l)
+{
+    if (l->w_busy || l->w_ready) return;
+    l->w_ready = true;
+    l->r_next = NULL;
+    if (s->r_tail) s->r_tail->r_next = l;
+    else s->r_head = l;
+    s->r_tail = l;
+    pthread_cond_signal(&s->wcond);
+}
+
 /* Move l's written appends that are durable now (batch <= w_durable) to the completion
  * queue, in order (under s->mu). Returns how many. */
 static size_t complete_durable(mg_store_t *s, mg_log_t *l)
@@ -201,14 +212,7 @@ static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch)
     }
     /* after this the worker touches only wf, l->w_* under s->mu, and the ops it completes */
     l->w_busy = false;
-    if (l->pq_head && !l->w_ready) { /* more arrived meanwhile: back on the ready list */
-        l->w_ready = true;
-        l->r_next = NULL;
-        if (s->r_tail) s->r_tail->r_next = l;
-        else s->r_head = l;
-        s->r_tail = l;
-        pthread_cond_signal(&s->wcond);
-    }
+    if (l->pq_head) log_make_ready(s, l); /* more arrived meanwhile */
     size_t done = wf ? 0 : complete_durable(s, l);
     pthread_mutex_unlock(&s->mu);
     if (done) wake_loop(s);
