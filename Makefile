@@ -3,10 +3,11 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all deps build asan run test test-fast unit fuzz fuzz-smoke bench clean format install npm
+.PHONY: all deps build asan run test test-fast unit fuzz fuzz-smoke tsan-smoke bench clean format install npm
 
 all: build
 
@@ -32,13 +33,31 @@ npm:
 	  cd tests/compat && npm ci --no-audit --no-fund --silent; fi
 
 # The whole suite runs on the sanitizer build (ASan+UBSan): unit, integration, crash, compat
-# (pulsar-flex), then a short fuzz run of the frame decoder. The optimised tree is built too, so
-# warnings that only -O2 finds fail here rather than in `make run`.
+# (pulsar-flex), then a short fuzz run of the frame decoder and the threaded paths under
+# ThreadSanitizer. The optimised tree is built too, so warnings that only -O2 finds fail here
+# rather than in `make run`.
 test: asan build npm
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j2 $(if $(T),-R $(T),)
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory tsan-smoke
+
+# ThreadSanitizer on what crosses threads: the storage workers (unit), and a broker under
+# produce, crash/restart, large sendfile dispatch, subscriptions and the client library's
+# threads (integration). Any report fails the run.
+TSAN_TESTS := unit/test_storage|integration/0[1-49]-|integration/3[01]-
+tsan-smoke: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMG_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target magnetar test_storage it-01-connect-produce \
+	  it-02-crash-recovery it-03-subscriptions it-04-dedup-partitions it-09-large-dispatch \
+	  it-30-client-produce-consume it-31-client-consumers magnetar-client
+	@rm -rf $(TSAN_BUILD)/tsan-reports && mkdir -p $(TSAN_BUILD)/tsan-reports
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=log_path=$(abspath $(TSAN_BUILD))/tsan-reports/r:halt_on_error=0 \
+	  ctest --output-on-failure -j2 -R '$(TSAN_TESTS)'
+	@if ls $(TSAN_BUILD)/tsan-reports/r* >/dev/null 2>&1; then cat $(TSAN_BUILD)/tsan-reports/r*; \
+	  echo "tsan: data races reported"; exit 1; fi
+	@echo "tsan: 1 passed, 0 failed"
 
 # `make test-fast T=regex`: the same tests on the optimised build
 test-fast: build npm
@@ -67,4 +86,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
