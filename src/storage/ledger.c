@@ -950,11 +950,11 @@ void log_close(mg_log_t *l)
     if (!l) return;
     mg_store_t *s = l->s;
     l->closing = true;
-    /* wait until the writer is done with this log (at most one group commit), then drop its
+    /* wait until no worker holds this log (its appends written and synced), then drop its
      * completions without running callbacks */
     op_t *drop = NULL;
     pthread_mutex_lock(&s->mu);
-    while (l->w_pending) pthread_cond_wait(&s->dcond, &s->mu);
+    while (l->w_pending || l->w_syncing || l->w_busy) pthread_cond_wait(&s->dcond, &s->mu);
     op_t **pp = &s->c_head;
     s->c_tail = NULL;
     while (*pp) {

@@ -175,8 +175,15 @@ static size_t complete_durable(mg_store_t *s, mg_log_t *l)
     else s->c_head = first;
     s->c_tail = last;
     l->w_pending -= n;
-    if (!l->w_pending) pthread_cond_broadcast(&s->dcond);
     return n;
+}
+
+/* log_close may free l once nothing is pending and no worker holds it: not while a write is
+ * running, nor while an fdatasync is in flight (a later sync may have completed everything
+ * before it returns). Under s->mu; the caller touches l no more after unlocking. */
+static void maybe_idle(mg_store_t *s, mg_log_t *l)
+{
+    if (!l->w_pending && !l->w_syncing && !l->w_busy) pthread_cond_broadcast(&s->dcond);
 }
 
 static void wake_loop(mg_store_t *s)
@@ -214,6 +221,7 @@ static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch)
     l->w_busy = false;
     if (l->pq_head) log_make_ready(s, l); /* more arrived meanwhile */
     size_t done = wf ? 0 : complete_durable(s, l);
+    maybe_idle(s, l);
     pthread_mutex_unlock(&s->mu);
     if (done) wake_loop(s);
     if (!wf) return;
@@ -232,6 +240,7 @@ static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch)
     if (seq > l->w_durable) l->w_durable = seq;
     done = complete_durable(s, l);
     wfile_unref(wf);
+    maybe_idle(s, l);
     pthread_mutex_unlock(&s->mu);
     if (done) wake_loop(s);
 }
