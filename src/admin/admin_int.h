@@ -87,5 +87,7 @@ json_t *meta_get_json(broker_t *b, const char *key);
 int ns_delete(broker_t *b, const char *tenant, const char *ns, bool force);
 /* Every child name directly under prefix (keys prefix + name, no further '/'). */
 json_t *meta_children(broker_t *b, const char *prefix);
+/* "persistent://t/ns/<name>" for every child name under prefix (routes_topics.c). */
+json_t *persistent_topic_names(broker_t *b, const char *prefix, const char *t, const char *ns);
 
 #endif

@@ -154,21 +154,13 @@ int ns_delete(broker_t *b, const char *t, const char *ns, bool force)
 static void list_topics(admin_req_t *r, const char *t, const char *ns)
 {
     const char *mode = areq_arg(r, "mode");
-    json_t *out = json_array();
+    json_t *out = NULL;
     if (!mode || strcasecmp(mode, "NON_PERSISTENT")) {
-        char prefix[700], full[2600];
+        char prefix[700];
         snprintf(prefix, sizeof prefix, "/topics/%s/%s/", t, ns);
-        json_t *l = meta_children(r->b, prefix);
-        size_t i;
-        json_t *e;
-        json_array_foreach(l, i, e)
-        {
-            snprintf(full, sizeof full, "persistent://%s/%s/%s", t, ns, json_string_value(e));
-            json_array_append_new(out, json_string(full));
-        }
-        json_decref(l);
+        out = persistent_topic_names(r->b, prefix, t, ns);
     }
-    reply_json(r, 200, out);
+    reply_json(r, 200, out ? out : json_array());
 }
 
 /* After a policy write: take effect now (retention/TTL/quota act on data). */

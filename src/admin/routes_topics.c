@@ -70,22 +70,28 @@ static void free_names(char **names, int n)
 static void list_ns_topics(admin_req_t *r, bool partitioned)
 {
     const char *t = r->segs[3], *ns = r->segs[4];
-    json_t *out = json_array();
+    json_t *out = NULL;
     if (!strcmp(r->segs[2], "persistent")) {
-        char prefix[700], full[2600];
+        char prefix[700];
         if (partitioned) snprintf(prefix, sizeof prefix, "/admin/partitioned-topics/%s/%s/persistent/", t, ns);
         else snprintf(prefix, sizeof prefix, "/topics/%s/%s/", t, ns);
-        json_t *l = meta_children(r->b, prefix);
-        size_t i;
-        json_t *e;
-        json_array_foreach(l, i, e)
-        {
-            snprintf(full, sizeof full, "persistent://%s/%s/%s", t, ns, json_string_value(e));
-            json_array_append_new(out, json_string(full));
-        }
-        json_decref(l);
+        out = persistent_topic_names(r->b, prefix, t, ns);
     }
-    reply_json(r, 200, out);
+    reply_json(r, 200, out ? out : json_array());
+}
+
+json_t *persistent_topic_names(broker_t *b, const char *prefix, const char *t, const char *ns)
+{
+    json_t *out = json_array(), *l = meta_children(b, prefix), *e;
+    size_t i;
+    char full[2600];
+    json_array_foreach(l, i, e)
+    {
+        snprintf(full, sizeof full, "persistent://%s/%s/%s", t, ns, json_string_value(e));
+        json_array_append_new(out, json_string(full));
+    }
+    json_decref(l);
+    return out;
 }
 
 static int body_int(admin_req_t *r, json_int_t *v)

@@ -689,14 +689,20 @@ void handle_redeliver(conn_t *c, Pulsar__Proto__CommandRedeliverUnacknowledgedMe
     dispatch_schedule(s);
 }
 
+/* The attached consumer a request names, or NULL after answering ConsumerNotFound. */
+static consumer_t *consumer_or_error(conn_t *c, uint64_t consumer_id, uint64_t request_id)
+{
+    consumer_t *cs = map_get_u64(&c->consumers, consumer_id);
+    if (cs && cs->sub) return cs;
+    conn_send_error(c, request_id, PULSAR__PROTO__SERVER_ERROR__ConsumerNotFound,
+                    "Consumer not found");
+    return NULL;
+}
+
 void handle_unsubscribe(conn_t *c, Pulsar__Proto__CommandUnsubscribe *cmd)
 {
-    consumer_t *cs = map_get_u64(&c->consumers, cmd->consumer_id);
-    if (!cs || !cs->sub) {
-        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__ConsumerNotFound,
-                        "Consumer not found");
-        return;
-    }
+    consumer_t *cs = consumer_or_error(c, cmd->consumer_id, cmd->request_id);
+    if (!cs) return;
     subscription_t *s = cs->sub;
     if (s->nconsumers > 1) {
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__ConsumerBusy,
@@ -721,12 +727,8 @@ void handle_close_consumer(conn_t *c, Pulsar__Proto__CommandCloseConsumer *cmd)
 
 void handle_seek(conn_t *c, Pulsar__Proto__CommandSeek *cmd)
 {
-    consumer_t *cs = map_get_u64(&c->consumers, cmd->consumer_id);
-    if (!cs || !cs->sub) {
-        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__ConsumerNotFound,
-                        "Consumer not found");
-        return;
-    }
+    consumer_t *cs = consumer_or_error(c, cmd->consumer_id, cmd->request_id);
+    if (!cs) return;
     subscription_t *s = cs->sub;
     topic_t *t = s->topic;
     uint64_t target;
@@ -755,12 +757,8 @@ void handle_seek(conn_t *c, Pulsar__Proto__CommandSeek *cmd)
 
 void handle_get_last_message_id(conn_t *c, Pulsar__Proto__CommandGetLastMessageId *cmd)
 {
-    consumer_t *cs = map_get_u64(&c->consumers, cmd->consumer_id);
-    if (!cs || !cs->sub) {
-        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__ConsumerNotFound,
-                        "Consumer not found");
-        return;
-    }
+    consumer_t *cs = consumer_or_error(c, cmd->consumer_id, cmd->request_id);
+    if (!cs) return;
     topic_t *t = cs->sub->topic;
     Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandGetLastMessageIdResponse r =

@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,4 +22,13 @@ int mkdir_p(const char *path)
         }
     if (mkdir(p, 0755) && errno != EEXIST) return -1;
     return 0;
+}
+
+void mg_set_err(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || !len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
 }

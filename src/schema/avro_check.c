@@ -10,6 +10,8 @@
  * and Python checkers do the same). See docs/schema.md for the rules and the known limits. */
 #include "schema/compat.h"
 
+#include "common/util.h"
+
 #include <avro.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -81,17 +83,6 @@ typedef struct av_schema {
     char *err;
     size_t err_len;
 } av_schema_t;
-
-static void set_reason(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_reason(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || len == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------------------------------
  * Parsing JSON into the type graph
@@ -583,10 +574,10 @@ int schema_avro_validate(const char *json, size_t len, char *reason, size_t reas
     int rc = av_load(&s, json, len, err, sizeof(err));
     av_schema_free(&s);
     if (rc < 0) {
-        set_reason(reason, reason_len, "%s", err);
+        mg_set_err(reason, reason_len, "%s", err);
         return -1;
     }
-    set_reason(reason, reason_len, "%s", "");
+    mg_set_err(reason, reason_len, "%s", "");
     return 1;
 }
 
@@ -906,12 +897,12 @@ int schema_avro_can_read(const char *reader_json, size_t rlen, const char *write
     av_schema_t rs, ws;
     int rc;
     if (av_load(&rs, reader_json, rlen, err, sizeof(err)) < 0) {
-        set_reason(reason, reason_len, "invalid reader schema: %s", err);
+        mg_set_err(reason, reason_len, "invalid reader schema: %s", err);
         av_schema_free(&rs);
         return -1;
     }
     if (av_load(&ws, writer_json, wlen, err, sizeof(err)) < 0) {
-        set_reason(reason, reason_len, "invalid writer schema: %s", err);
+        mg_set_err(reason, reason_len, "invalid writer schema: %s", err);
         av_schema_free(&rs);
         av_schema_free(&ws);
         return -1;
@@ -920,9 +911,9 @@ int schema_avro_can_read(const char *reader_json, size_t rlen, const char *write
     memset(&c, 0, sizeof(c));
     c.reason = reason;
     c.reason_len = reason_len;
-    set_reason(reason, reason_len, "%s", "");
+    mg_set_err(reason, reason_len, "%s", "");
     rc = rc_check(&c, rs.top, ws.top, 0);
-    if (rc == 1) set_reason(reason, reason_len, "%s", "");
+    if (rc == 1) mg_set_err(reason, reason_len, "%s", "");
     mg_free(c.memo_keys);
     mg_free(c.memo_state);
     av_schema_free(&rs);

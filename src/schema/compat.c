@@ -5,22 +5,13 @@
  * and the default checker for every other type. The Avro resolution itself is avro_check.c. */
 #include "schema/compat.h"
 
+#include "common/util.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-static void set_reason(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_reason(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || len == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------------------------------
  * Names
@@ -178,14 +169,14 @@ static int validate_protobuf_native(const void *data, size_t len, char *reason, 
     json_error_t jerr;
     json_t *j = json_loadb(data, len, 0, &jerr);
     if (!j) {
-        set_reason(reason, rlen, "PROTOBUF_NATIVE schema is not JSON: %s", jerr.text);
+        mg_set_err(reason, rlen, "PROTOBUF_NATIVE schema is not JSON: %s", jerr.text);
         return -1;
     }
     static const char *const members[] = {"fileDescriptorSet", "rootMessageTypeName",
                                           "rootFileDescriptorName"};
     for (size_t i = 0; i < 3; i++) {
         if (!json_is_string(json_object_get(j, members[i]))) {
-            set_reason(reason, rlen, "PROTOBUF_NATIVE schema lacks the string member '%s'",
+            mg_set_err(reason, rlen, "PROTOBUF_NATIVE schema lacks the string member '%s'",
                        members[i]);
             json_decref(j);
             return -1;
@@ -200,21 +191,21 @@ static int validate_data(int type, const void *data, size_t len, int key_type, i
 {
     char inner[256];
     if (len && !data) {
-        set_reason(reason, rlen, "schema data pointer is NULL");
+        mg_set_err(reason, rlen, "schema data pointer is NULL");
         return -1;
     }
     if (len > SCHEMA_MAX_BYTES) {
-        set_reason(reason, rlen, "schema data is %zu bytes, the limit is %u", len,
+        mg_set_err(reason, rlen, "schema data is %zu bytes, the limit is %u", len,
                    SCHEMA_MAX_BYTES);
         return -1;
     }
     if (type < 0 || type >= N_TYPES) {
-        set_reason(reason, rlen, "unknown schema type %d", type);
+        mg_set_err(reason, rlen, "unknown schema type %d", type);
         return -1;
     }
     if (type_is_avro_based(type)) {
         if (schema_avro_validate(data, len, inner, sizeof(inner)) != 1) {
-            set_reason(reason, rlen, "invalid %s schema: %s", schema_type_name(type), inner);
+            mg_set_err(reason, rlen, "invalid %s schema: %s", schema_type_name(type), inner);
             return -1;
         }
         /* Pulsar's StructSchemaDataValidator refuses a top-level union for AVRO. */
@@ -223,14 +214,14 @@ static int validate_data(int type, const void *data, size_t len, int key_type, i
         while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
             i++;
         if (type == SCHEMA_TYPE_AVRO && i < len && p[i] == '[') {
-            set_reason(reason, rlen, "Avro schema typed [UNION] is not supported");
+            mg_set_err(reason, rlen, "Avro schema typed [UNION] is not supported");
             return -1;
         }
         return 1;
     }
     if (type_is_primitive(type)) {
         if (len) {
-            set_reason(reason, rlen, "%s schema data must be empty, got %zu bytes",
+            mg_set_err(reason, rlen, "%s schema data must be empty, got %zu bytes",
                        schema_type_name(type), len);
             return -1;
         }
@@ -242,20 +233,20 @@ static int validate_data(int type, const void *data, size_t len, int key_type, i
         const uint8_t *k, *v;
         size_t kl, vl;
         if (depth > 0) {
-            set_reason(reason, rlen, "KEY_VALUE schema nested in a KEY_VALUE schema");
+            mg_set_err(reason, rlen, "KEY_VALUE schema nested in a KEY_VALUE schema");
             return -1;
         }
         if (schema_kv_split(data, len, &k, &kl, &v, &vl) < 0) {
-            set_reason(reason, rlen, "KEY_VALUE schema data is not [len][key][len][value]");
+            mg_set_err(reason, rlen, "KEY_VALUE schema data is not [len][key][len][value]");
             return -1;
         }
         int kt = kv_infer_type(key_type, k, kl), vt = kv_infer_type(value_type, v, vl);
         if (validate_data(kt, k, kl, -1, -1, depth + 1, inner, sizeof(inner)) != 1) {
-            set_reason(reason, rlen, "key schema: %s", inner);
+            mg_set_err(reason, rlen, "key schema: %s", inner);
             return -1;
         }
         if (validate_data(vt, v, vl, -1, -1, depth + 1, inner, sizeof(inner)) != 1) {
-            set_reason(reason, rlen, "value schema: %s", inner);
+            mg_set_err(reason, rlen, "value schema: %s", inner);
             return -1;
         }
         return 1;
@@ -271,14 +262,14 @@ int schema_validate(int schema_type, const void *data, size_t len, char *reason,
 
 int schema_validate_ref(const schema_ref_t *ref, char *reason, size_t reason_len)
 {
-    set_reason(reason, reason_len, "%s", "");
+    mg_set_err(reason, reason_len, "%s", "");
     if (!ref) {
-        set_reason(reason, reason_len, "no schema");
+        mg_set_err(reason, reason_len, "no schema");
         return -1;
     }
     int rc = validate_data(ref->type, ref->data, ref->len, ref->key_type, ref->value_type, 0,
                            reason, reason_len);
-    if (rc == 1) set_reason(reason, reason_len, "%s", "");
+    if (rc == 1) mg_set_err(reason, reason_len, "%s", "");
     return rc;
 }
 
@@ -324,7 +315,7 @@ static int pair_check(int strategy, int type, const void *nd, size_t nl, int nkt
         if (strategy_backward(strategy)) {
             int rc = schema_avro_can_read(nd, nl, od, ol, inner, sizeof(inner));
             if (rc != 1) {
-                set_reason(reason, rlen, "new schema cannot read data written with %s: %s", oname,
+                mg_set_err(reason, rlen, "new schema cannot read data written with %s: %s", oname,
                            inner);
                 return rc;
             }
@@ -332,7 +323,7 @@ static int pair_check(int strategy, int type, const void *nd, size_t nl, int nkt
         if (strategy_forward(strategy)) {
             int rc = schema_avro_can_read(od, ol, nd, nl, inner, sizeof(inner));
             if (rc != 1) {
-                set_reason(reason, rlen, "%s cannot read data written with the new schema: %s",
+                mg_set_err(reason, rlen, "%s cannot read data written with the new schema: %s",
                            oname, inner);
                 return rc;
             }
@@ -344,7 +335,7 @@ static int pair_check(int strategy, int type, const void *nd, size_t nl, int nkt
         size_t nkl, nvl, okl, ovl;
         if (schema_kv_split(nd, nl, &nk, &nkl, &nv, &nvl) < 0 ||
             schema_kv_split(od, ol, &ok, &okl, &ov, &ovl) < 0) {
-            set_reason(reason, rlen, "malformed KEY_VALUE schema data");
+            mg_set_err(reason, rlen, "malformed KEY_VALUE schema data");
             return -1;
         }
         nkt = kv_infer_type(nkt, nk, nkl);
@@ -352,7 +343,7 @@ static int pair_check(int strategy, int type, const void *nd, size_t nl, int nkt
         okt = kv_infer_type(okt, ok, okl);
         ovt = kv_infer_type(ovt, ov, ovl);
         if (nkt != okt || nvt != ovt) {
-            set_reason(reason, rlen,
+            mg_set_err(reason, rlen,
                        "KEY_VALUE sub-schema types changed: %s has %s/%s, new schema has %s/%s",
                        oname, schema_type_name(okt), schema_type_name(ovt), schema_type_name(nkt),
                        schema_type_name(nvt));
@@ -361,13 +352,13 @@ static int pair_check(int strategy, int type, const void *nd, size_t nl, int nkt
         int rc = pair_check(strategy, nkt, nk, nkl, -1, -1, ok, okl, -1, -1, oname, depth + 1,
                             inner, sizeof(inner));
         if (rc != 1) {
-            set_reason(reason, rlen, "key schema: %s", inner);
+            mg_set_err(reason, rlen, "key schema: %s", inner);
             return rc;
         }
         rc = pair_check(strategy, nvt, nv, nvl, -1, -1, ov, ovl, -1, -1, oname, depth + 1, inner,
                         sizeof(inner));
         if (rc != 1) {
-            set_reason(reason, rlen, "value schema: %s", inner);
+            mg_set_err(reason, rlen, "value schema: %s", inner);
             return rc;
         }
         return 1;
@@ -390,19 +381,19 @@ int schema_check_compat_ref(int strategy, const schema_ref_t *nw, const existing
                             size_t n_existing, char *reason, size_t reason_len)
 {
     char inner[600], vbuf[48];
-    set_reason(reason, reason_len, "%s", "");
+    mg_set_err(reason, reason_len, "%s", "");
     if (strategy < 0 || strategy >= SCHEMA_COMPAT_COUNT) {
-        set_reason(reason, reason_len, "unknown compatibility strategy %d", strategy);
+        mg_set_err(reason, reason_len, "unknown compatibility strategy %d", strategy);
         return -1;
     }
     if (strategy == SCHEMA_COMPAT_UNDEFINED) strategy = SCHEMA_COMPAT_DEFAULT;
     if (schema_validate_ref(nw, inner, sizeof(inner)) != 1) {
-        set_reason(reason, reason_len, "%s", inner);
+        mg_set_err(reason, reason_len, "%s", inner);
         return -1;
     }
     if (n_existing == 0 || strategy == SCHEMA_COMPAT_ALWAYS_COMPATIBLE) return 1;
     if (!existing) {
-        set_reason(reason, reason_len, "no existing schema list");
+        mg_set_err(reason, reason_len, "no existing schema list");
         return -1;
     }
     /* Pulsar looks the schema up before checking: re-registering a known one just returns
@@ -413,14 +404,14 @@ int schema_check_compat_ref(int strategy, const schema_ref_t *nw, const existing
     size_t first = strategy_transitive(strategy) ? 0 : n_existing - 1;
     for (size_t i = n_existing; i-- > first;) {
         if (existing[i].type != nw->type) {
-            set_reason(reason, reason_len,
+            mg_set_err(reason, reason_len,
                        "Incompatible schema: exists schema type %s, new schema type %s",
                        schema_type_name(existing[i].type), schema_type_name(nw->type));
             return 0;
         }
     }
     if (strategy == SCHEMA_COMPAT_ALWAYS_INCOMPATIBLE) {
-        set_reason(reason, reason_len, "Schema compatibility strategy is ALWAYS_INCOMPATIBLE");
+        mg_set_err(reason, reason_len, "Schema compatibility strategy is ALWAYS_INCOMPATIBLE");
         return 0;
     }
     /* Newest first, so the reason names the most recent version that breaks. */
@@ -429,14 +420,14 @@ int schema_check_compat_ref(int strategy, const schema_ref_t *nw, const existing
         version_str(o, vbuf, sizeof(vbuf));
         if (validate_data(o->type, o->data, o->len, o->key_type, o->value_type, 0, inner,
                           sizeof(inner)) != 1) {
-            set_reason(reason, reason_len, "%s is invalid: %s", vbuf, inner);
+            mg_set_err(reason, reason_len, "%s is invalid: %s", vbuf, inner);
             return -1;
         }
         int rc =
             pair_check(strategy, nw->type, nw->data, nw->len, nw->key_type, nw->value_type, o->data,
                        o->len, o->key_type, o->value_type, vbuf, 0, inner, sizeof(inner));
         if (rc != 1) {
-            set_reason(reason, reason_len, "%s: %s", schema_strategy_name(strategy), inner);
+            mg_set_err(reason, reason_len, "%s: %s", schema_strategy_name(strategy), inner);
             return rc;
         }
     }

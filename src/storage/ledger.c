@@ -21,18 +21,9 @@
  */
 #include "storage/ledger_int.h"
 
-/* ---- small helpers ------------------------------------------------------------------------ */
+#include "common/util.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* ---- small helpers ------------------------------------------------------------------------ */
 
 void put_le32(uint8_t *p, uint32_t v)
 {
@@ -536,7 +527,7 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
 {
     mg_store_t *s = mg_calloc(1, sizeof *s);
     if (!s) {
-        set_err(err, errlen, "out of memory");
+        mg_set_err(err, errlen, "out of memory");
         return NULL;
     }
     s->efd = -1;
@@ -548,12 +539,12 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
     size_t ll = strlen(dir) + sizeof "/ledgers";
     s->ldir = mg_malloc(ll);
     if (!s->dir || !s->ldir) {
-        set_err(err, errlen, "out of memory");
+        mg_set_err(err, errlen, "out of memory");
         goto fail;
     }
     snprintf(s->ldir, ll, "%s/ledgers", dir);
     if (mkdir_ok(dir) < 0 || mkdir_ok(s->ldir) < 0) {
-        set_err(err, errlen, "mkdir %s: %s", s->ldir, strerror(errno));
+        mg_set_err(err, errlen, "mkdir %s: %s", s->ldir, strerror(errno));
         goto fail;
     }
     char path[PATH_MAX], buf[64];
@@ -563,18 +554,18 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
         errno = 0;
         s->next_ledger_id = strtoull(buf, &end, 10);
         if (errno || end == buf || *end != '\n') {
-            set_err(err, errlen, "%s is malformed", path);
+            mg_set_err(err, errlen, "%s is malformed", path);
             goto fail;
         }
     } else if (errno == ENOENT) {
         s->next_ledger_id = 1;
     } else {
-        set_err(err, errlen, "read %s: %s", path, strerror(errno));
+        mg_set_err(err, errlen, "read %s: %s", path, strerror(errno));
         goto fail;
     }
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->efd < 0) {
-        set_err(err, errlen, "eventfd: %s", strerror(errno));
+        mg_set_err(err, errlen, "eventfd: %s", strerror(errno));
         log_error("eventfd: %s", strerror(errno));
         goto fail;
     }
@@ -592,7 +583,7 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
         s->nworkers++;
     }
     if (s->nworkers == 0) {
-        set_err(err, errlen, "pthread_create: %s", strerror(rc));
+        mg_set_err(err, errlen, "pthread_create: %s", strerror(rc));
         log_error("pthread_create: %s", strerror(rc));
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->wcond);
@@ -784,14 +775,14 @@ static int log_recover_tail(mg_log_t *l, char *err, size_t errlen)
     seg_path(l->dirpath, sg->first_id, path, sizeof path);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "open %s: %s", path, strerror(errno));
+        mg_set_err(err, errlen, "open %s: %s", path, strerror(errno));
         log_error("open(%s): %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     uint64_t good = 0;
     if (seg_scan(fd, path, sg, true, &good) < 0 || fstat(fd, &st) < 0) {
-        set_err(err, errlen, "scan %s failed", path);
+        mg_set_err(err, errlen, "scan %s failed", path);
         close(fd);
         return -1;
     }
@@ -800,7 +791,7 @@ static int log_recover_tail(mg_log_t *l, char *err, size_t errlen)
                  "): torn or corrupt record at entry %" PRIu64,
                  l->topic, path, good, (uint64_t)st.st_size, sg->valid_end);
         if (ftruncate(fd, (off_t)good) < 0 || fsync(fd) < 0) {
-            set_err(err, errlen, "truncate %s: %s", path, strerror(errno));
+            mg_set_err(err, errlen, "truncate %s: %s", path, strerror(errno));
             log_error("ftruncate/fsync(%s): %s", path, strerror(errno));
             close(fd);
             return -1;
@@ -819,16 +810,16 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
 {
     char dirpath[PATH_MAX], path[PATH_MAX];
     if (!topic || log_dirpath(s, topic, dirpath, sizeof dirpath) < 0) {
-        set_err(err, errlen, "invalid topic name");
+        mg_set_err(err, errlen, "invalid topic name");
         return NULL;
     }
     if (map_get(&s->logs, topic)) {
-        set_err(err, errlen, "log already open");
+        mg_set_err(err, errlen, "log already open");
         return NULL;
     }
     mg_log_t *l = mg_calloc(1, sizeof *l);
     if (!l) {
-        set_err(err, errlen, "out of memory");
+        mg_set_err(err, errlen, "out of memory");
         return NULL;
     }
     l->s = s;
@@ -840,32 +831,32 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
     char *name = mg_malloc(tlen);
     uint64_t *ids = NULL;
     if (!l->topic || !l->dirpath || !name) {
-        set_err(err, errlen, "out of memory");
+        mg_set_err(err, errlen, "out of memory");
         goto fail;
     }
     if (meta_read(dirpath, &l->ledger_id, name, tlen) == 0) {
         if (strcmp(name, topic) != 0) {
-            set_err(err, errlen, "log directory %s belongs to another topic", dirpath);
+            mg_set_err(err, errlen, "log directory %s belongs to another topic", dirpath);
             log_error("log directory %s belongs to %s, not %s", dirpath, name, topic);
             goto fail;
         }
     } else if (errno != ENOENT) {
-        set_err(err, errlen, "read meta of %s: %s", dirpath, strerror(errno));
+        mg_set_err(err, errlen, "read meta of %s: %s", dirpath, strerror(errno));
         goto fail;
     } else if (!create) {
-        set_err(err, errlen, "not found");
+        mg_set_err(err, errlen, "not found");
         goto fail;
     } else {
         /* a directory without meta is left from a creation or deletion cut short: clear it */
         if (dir_remove(dirpath) < 0 || mkdir_ok(dirpath) < 0) {
-            set_err(err, errlen, "create %s: %s", dirpath, strerror(errno));
+            mg_set_err(err, errlen, "create %s: %s", dirpath, strerror(errno));
             goto fail;
         }
         uint64_t id = s->next_ledger_id;
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", id + 1);
         if (file_write_durable(s->ldir, COUNTER_FILE, buf, (size_t)n) < 0) {
-            set_err(err, errlen, "write ledger id counter: %s", strerror(errno));
+            mg_set_err(err, errlen, "write ledger id counter: %s", strerror(errno));
             goto fail;
         }
         s->next_ledger_id = id + 1;
@@ -873,7 +864,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
         seg_path(dirpath, 0, path, sizeof path);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
-            set_err(err, errlen, "create %s: %s", path, strerror(errno));
+            mg_set_err(err, errlen, "create %s: %s", path, strerror(errno));
             log_error("open(%s): %s", path, strerror(errno));
             goto fail;
         }
@@ -881,14 +872,14 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
         size_t ml = strlen(topic) + 64;
         char *meta = mg_malloc(ml);
         if (!meta) {
-            set_err(err, errlen, "out of memory");
+            mg_set_err(err, errlen, "out of memory");
             goto fail;
         }
         n = snprintf(meta, ml, "ledger_id=%" PRIu64 "\ntopic=%s\n", id, topic);
         int rc = file_write_durable(dirpath, "meta", meta, (size_t)n);
         mg_free(meta);
         if (rc < 0 || fsync_dir(s->ldir) < 0) {
-            set_err(err, errlen, "write meta of %s: %s", dirpath, strerror(errno));
+            mg_set_err(err, errlen, "write meta of %s: %s", dirpath, strerror(errno));
             goto fail;
         }
     }
@@ -897,7 +888,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
 
     int n = segs_list(dirpath, &ids);
     if (n < 0) {
-        set_err(err, errlen, "list %s failed", dirpath);
+        mg_set_err(err, errlen, "list %s failed", dirpath);
         goto fail;
     }
     if (n == 0) {
@@ -906,7 +897,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
         seg_path(dirpath, 0, path, sizeof path);
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
-            set_err(err, errlen, "create %s: %s", path, strerror(errno));
+            mg_set_err(err, errlen, "create %s: %s", path, strerror(errno));
             log_error("open(%s): %s", path, strerror(errno));
             goto fail;
         }
@@ -921,7 +912,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
             struct stat st;
             seg_path(dirpath, ids[i], path, sizeof path);
             if (stat(path, &st) < 0) {
-                set_err(err, errlen, "stat %s: %s", path, strerror(errno));
+                mg_set_err(err, errlen, "stat %s: %s", path, strerror(errno));
                 log_error("stat(%s): %s", path, strerror(errno));
                 goto fail;
             }
@@ -937,7 +928,7 @@ mg_log_t *log_open(mg_store_t *s, const char *topic, bool create, char *err, siz
     if (map_put(&s->logs, topic, l) < 0) goto nomem;
     return l;
 nomem:
-    set_err(err, errlen, "out of memory");
+    mg_set_err(err, errlen, "out of memory");
 fail:
     mg_free(name);
     mg_free(ids);

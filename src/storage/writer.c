@@ -195,19 +195,19 @@ static void wake_loop(mg_store_t *s)
 
 /* Write one batch of l's appends (the worker holds w_busy), give the log back, then fdatasync
  * the file when sync_data and complete what is durable. */
-static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch)
+static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch, op_t *tail)
 {
-    op_t *tail = NULL;
-    for (op_t *op = batch; op; op = op->next) tail = op;
     l->wq_head = batch;
     writer_write_log(s, l);
     wfile_t *wf = s->o.sync_data && l->w_dirty ? l->wf : NULL;
     l->w_dirty = false;
     l->wq_head = NULL;
 
-    pthread_mutex_lock(&s->mu);
-    uint64_t seq = ++l->w_wseq;
+    /* only the worker holding w_busy advances w_wseq, so it can tag the batch before locking */
+    uint64_t seq = l->w_wseq + 1;
     for (op_t *op = batch; op; op = op->next) op->wseq = seq;
+    pthread_mutex_lock(&s->mu);
+    l->w_wseq = seq;
     if (tail) {
         if (l->us_tail) l->us_tail->next = batch;
         else l->us_head = batch;
@@ -270,10 +270,10 @@ void *writer_main(void *arg)
             }
         }
         if (l->w_sync_err && !l->w_err) l->w_err = l->w_sync_err;
-        op_t *batch = l->pq_head;
+        op_t *batch = l->pq_head, *tail = l->pq_tail;
         l->pq_head = l->pq_tail = NULL;
         pthread_mutex_unlock(&s->mu);
-        writer_batch(s, l, batch);
+        writer_batch(s, l, batch, tail);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
