@@ -1,5 +1,5 @@
 /* crc32c.h - CRC32-C (Castagnoli), as Pulsar checksums message payloads.
- * Uses the SSE4.2 crc32 instruction when the CPU has it, else a slicing table. */
+ * Computed by ISA-L (libisal), which uses the CPU's fastest instructions. */
 #ifndef MG_CRC32C_H
 #define MG_CRC32C_H
 
