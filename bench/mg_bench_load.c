@@ -16,10 +16,11 @@
  *
  * Output: one line of key=value figures on stdout; --series FILE writes per-100ms rates
  * (t_s acked_msgs_per_s delivered_msgs_per_s), --lat FILE writes latency percentiles
- * (pct publish_ms e2e_ms).
+ * (pct publish_ms e2e_ms), --trace FILE each entry's partition, scheduled time and publish
+ * latency (µs).
  *
  * usage: mg_bench_load --port P [-s 1024] [-b 100] [-n msgs] [-w 16] [-p 4] [-k 0] [-r rate]
- *        [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] */
+ *        [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F] */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -230,6 +231,7 @@ static void subscribe_all(int port, int k, int with_permits)
 static long entries, next_entry, acked_entries;
 static uint64_t *sched_at;         /* per entry: scheduled (or actual) send time */
 static uint64_t *pub_lat;          /* per acked entry */
+static uint64_t *ack_at;           /* per entry: receipt time (--trace) */
 static uint64_t *e2e_lat;          /* per delivered entry (all subscriptions) */
 static long n_e2e, e2e_cap;
 static _Atomic long delivered_msgs; /* over all subscriptions (consumer thread writes) */
@@ -300,6 +302,7 @@ static void handle_frame(conn_t *c, frame_t *f)
         long g = (long)r->send_receipt->sequence_id * parts + (long)r->send_receipt->producer_id;
         if (g < 0 || g >= entries) die("bad receipt");
         pub_lat[acked_entries++] = now - sched_at[g];
+        if (ack_at) ack_at[g] = now;
         inflight[r->send_receipt->producer_id]--;
         series_add(ser_acked, now, batch);
         break;
@@ -426,7 +429,7 @@ int main(int argc, char **argv)
 {
     int port = 6650, catchup = 0, idle = 0;
     double hold = 0;
-    const char *series = NULL, *latf = NULL;
+    const char *series = NULL, *latf = NULL, *tracef = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--port") && v) port = atoi(argv[++i]);
@@ -445,8 +448,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--timeout") && v) alarm((unsigned)atoi(argv[++i]));
         else if (!strcmp(a, "--series") && v) series = argv[++i];
         else if (!strcmp(a, "--lat") && v) latf = argv[++i];
+        else if (!strcmp(a, "--trace") && v) tracef = argv[++i];
         else die("usage: mg_bench_load --port P [-s size] [-b batch] [-n msgs] [-w window] [-p parts] "
-                 "[-k subs] [-r rate] [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F]");
+                 "[-k subs] [-r rate] [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F]");
     }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
@@ -481,6 +485,7 @@ int main(int argc, char **argv)
     entries -= entries % parts; /* equal entries per partition */
     sched_at = calloc((size_t)entries, sizeof *sched_at);
     pub_lat = calloc((size_t)entries, sizeof *pub_lat);
+    if (tracef) ack_at = calloc((size_t)entries, sizeof *ack_at);
     e2e_cap = entries * (nsubs > 0 ? nsubs : 1);
     e2e_lat = calloc((size_t)e2e_cap, sizeof *e2e_lat);
     nslots = 36000; /* one hour at 100 ms */
@@ -605,6 +610,16 @@ int main(int argc, char **argv)
                pct(e2e_lat, n_e2e, .99), pct(e2e_lat, n_e2e, .999));
     printf("\n");
     if (series) write_series(series);
+    if (tracef && ack_at) { /* per entry: partition, scheduled time and publish latency (µs) */
+        FILE *f = fopen(tracef, "w");
+        if (f) {
+            fprintf(f, "# partition sched_us publish_us\n");
+            for (long g = 0; g < entries; g++)
+                fprintf(f, "%ld %llu %llu\n", g % parts, (unsigned long long)(sched_at[g] - t0),
+                        (unsigned long long)(ack_at[g] - sched_at[g]));
+            fclose(f);
+        }
+    }
     if (latf) {
         FILE *f = fopen(latf, "w");
         if (!f) die("cannot write lat");

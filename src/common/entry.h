@@ -33,6 +33,8 @@ typedef struct mg_entry {
 
 /* New entry with refs = 1 and a copy of data (NULL -> zeroed); NULL on allocation failure. */
 mg_entry_t *entry_new(const void *data, uint32_t len);
+/* New entry with refs = 1 whose len bytes of data the caller fills in. */
+mg_entry_t *entry_alloc(uint32_t len);
 static inline mg_entry_t *entry_ref(mg_entry_t *e)
 {
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);

@@ -1144,7 +1144,7 @@ int log_read(mg_log_t *l, uint64_t entry_id, mg_entry_t **out)
                        entry_id, path);
         return -EIO;
     }
-    mg_entry_t *e = entry_new(NULL, len);
+    mg_entry_t *e = entry_alloc(len);
     if (!e) return -ENOMEM;
     r = pread_full(fd, e->data, len, off + REC_HDR);
     if (r != (ssize_t)len || !rec_crc_ok(h, e->data, len)) {

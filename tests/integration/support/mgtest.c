@@ -320,12 +320,11 @@ int mgt_producer(mgt_conn_t *c, const char *topic, uint64_t producer_id, const c
     }
 }
 
-static int send_entry(mgt_conn_t *c, uint64_t pid, uint64_t seq, int nmsg, const pb_meta_t *md,
-                      const void *data, size_t n)
+static void encode_send(mg_buf_t *out, uint64_t pid, uint64_t seq, int nmsg, const pb_meta_t *md,
+                        const void *data, size_t n)
 {
-    mg_buf_t e, out;
+    mg_buf_t e;
     buf_init(&e);
-    buf_init(&out);
     entry_encode(&e, md, data, n);
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandSend s = PULSAR__PROTO__COMMAND_SEND__INIT;
@@ -335,12 +334,30 @@ static int send_entry(mgt_conn_t *c, uint64_t pid, uint64_t seq, int nmsg, const
     s.sequence_id = seq;
     s.has_num_messages = 1;
     s.num_messages = nmsg;
-    frame_write_cmd_head(&out, &cmd, e.len);
-    buf_append(&out, e.data, e.len);
-    int r = mgt_send_raw(c, out.data, out.len);
+    frame_write_cmd_head(out, &cmd, e.len);
+    buf_append(out, e.data, e.len);
     buf_free(&e);
+}
+
+static int send_entry(mgt_conn_t *c, uint64_t pid, uint64_t seq, int nmsg, const pb_meta_t *md,
+                      const void *data, size_t n)
+{
+    mg_buf_t out;
+    buf_init(&out);
+    encode_send(&out, pid, seq, nmsg, md, data, n);
+    int r = mgt_send_raw(c, out.data, out.len);
     buf_free(&out);
     return r;
+}
+
+void mgt_encode_send(mg_buf_t *out, uint64_t producer_id, uint64_t seq, const char *producer_name,
+                     const void *payload, size_t n)
+{
+    Pulsar__Proto__MessageMetadata md = PULSAR__PROTO__MESSAGE_METADATA__INIT;
+    md.producer_name = (char *)producer_name;
+    md.sequence_id = seq;
+    md.publish_time = mg_now_ms();
+    encode_send(out, producer_id, seq, 1, &md, payload, n);
 }
 
 int mgt_send(mgt_conn_t *c, uint64_t producer_id, uint64_t seq, const char *producer_name,
