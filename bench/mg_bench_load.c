@@ -20,7 +20,8 @@
  * latency (µs).
  *
  * usage: mg_bench_load --port P [-s 1024] [-b 100] [-n msgs] [-w 16] [-p 4] [-k 0] [-r rate]
- *        [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F] */
+ *        [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F]
+ *        [--warmup S]: latencies of entries scheduled in the first S seconds are not counted */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -229,6 +230,8 @@ static void subscribe_all(int port, int k, int with_permits)
 
 /* ---- run state ---- */
 static long entries, next_entry, acked_entries;
+static long n_pub;                 /* entries in pub_lat: those scheduled after the warm-up */
+static uint64_t warm_us;           /* --warmup: latencies of entries scheduled before t0 + this are not counted */
 static uint64_t *sched_at;         /* per entry: scheduled (or actual) send time */
 static uint64_t *pub_lat;          /* per acked entry */
 static uint64_t *ack_at;           /* per entry: receipt time (--trace) */
@@ -266,9 +269,7 @@ static void send_entry(conn_t *c, long g, uint64_t when)
     md.publish_time = mg_now_ms();
     md.has_num_messages_in_batch = 1;
     md.num_messages_in_batch = batch;
-    static mg_buf_t e;
-    buf_reset(&e);
-    entry_encode(&e, &md, payload.data, payload.len);
+    size_t elen = 10 + pulsar__proto__message_metadata__get_packed_size(&md) + payload.len;
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandSend sd = PULSAR__PROTO__COMMAND_SEND__INIT;
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SEND;
@@ -277,8 +278,8 @@ static void send_entry(conn_t *c, long g, uint64_t when)
     sd.sequence_id = seq;
     sd.has_num_messages = 1;
     sd.num_messages = batch;
-    frame_write_cmd_head(&c->out, &cmd, e.len);
-    buf_append(&c->out, e.data, e.len);
+    frame_write_cmd_head(&c->out, &cmd, elen); /* the entry is encoded right behind its head */
+    entry_encode(&c->out, &md, payload.data, payload.len);
     sched_at[g] = when ? when : now;
     inflight[p]++;
 }
@@ -301,7 +302,8 @@ static void handle_frame(conn_t *c, frame_t *f)
     case PULSAR__PROTO__BASE_COMMAND__TYPE__SEND_RECEIPT: {
         long g = (long)r->send_receipt->sequence_id * parts + (long)r->send_receipt->producer_id;
         if (g < 0 || g >= entries) die("bad receipt");
-        pub_lat[acked_entries++] = now - sched_at[g];
+        acked_entries++;
+        if (!warm_us || sched_at[g] >= t0 + warm_us) pub_lat[n_pub++] = now - sched_at[g];
         if (ack_at) ack_at[g] = now;
         inflight[r->send_receipt->producer_id]--;
         series_add(ser_acked, now, batch);
@@ -318,7 +320,7 @@ static void handle_frame(conn_t *c, frame_t *f)
         if (parsed && v.data_len >= stamp_off + 8) {
             uint64_t ts;
             memcpy(&ts, v.data + stamp_off, 8);
-            if (n_e2e < e2e_cap) e2e_lat[n_e2e++] = now - ts;
+            if (n_e2e < e2e_cap && (!warm_us || ts >= t0 + warm_us)) e2e_lat[n_e2e++] = now - ts;
         }
         delivered_msgs += batch;
         series_add(ser_deliv, now, batch);
@@ -449,8 +451,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--series") && v) series = argv[++i];
         else if (!strcmp(a, "--lat") && v) latf = argv[++i];
         else if (!strcmp(a, "--trace") && v) tracef = argv[++i];
+        else if (!strcmp(a, "--warmup") && v) warm_us = (uint64_t)(atof(argv[++i]) * 1e6);
         else die("usage: mg_bench_load --port P [-s size] [-b batch] [-n msgs] [-w window] [-p parts] "
-                 "[-k subs] [-r rate] [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F]");
+                 "[-k subs] [-r rate] [--topic T] [--catchup] [--idle T --hold S] [--series F] [--lat F] [--trace F] [--warmup S]");
     }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
@@ -595,13 +598,14 @@ int main(int argc, char **argv)
     }
     double deliv_secs = catchup ? cu_secs : (t_deliv_done - t_start) / 1e6;
 
-    qsort(pub_lat, (size_t)acked_entries, sizeof *pub_lat, cmp_u64);
+    qsort(pub_lat, (size_t)n_pub, sizeof *pub_lat, cmp_u64);
     qsort(e2e_lat, (size_t)n_e2e, sizeof *e2e_lat, cmp_u64);
     printf("messages=%.0f size=%d batch=%d window=%d partitions=%d subs=%d rate=%.0f seconds=%.3f "
            "msgs_per_s=%.0f MB_per_s=%.1f pub_p50_ms=%.3f pub_p99_ms=%.3f pub_p999_ms=%.3f",
            msgs, size, batch, window, parts, nsubs, rate, pub_secs, msgs / pub_secs,
-           msgs * size / pub_secs / 1048576.0, pct(pub_lat, acked_entries, .5),
-           pct(pub_lat, acked_entries, .99), pct(pub_lat, acked_entries, .999));
+           msgs * size / pub_secs / 1048576.0, pct(pub_lat, n_pub, .5),
+           pct(pub_lat, n_pub, .99), pct(pub_lat, n_pub, .999));
+    if (warm_us) printf(" warmup_s=%.1f", warm_us / 1e6);
     if (nsubs > 0)
         printf(" delivered=%ld deliver_seconds=%.3f deliver_msgs_per_s=%.0f deliver_MB_per_s=%.1f"
                " e2e_p50_ms=%.3f e2e_p99_ms=%.3f e2e_p999_ms=%.3f",
@@ -625,7 +629,7 @@ int main(int argc, char **argv)
         if (!f) die("cannot write lat");
         static const double ps[] = {.5, .75, .9, .95, .99, .995, .999, .9995, .9999};
         for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
-            fprintf(f, "%g %.3f %.3f\n", ps[i] * 100, pct(pub_lat, acked_entries, ps[i]),
+            fprintf(f, "%g %.3f %.3f\n", ps[i] * 100, pct(pub_lat, n_pub, ps[i]),
                     pct(e2e_lat, n_e2e, ps[i]));
         fclose(f);
     }

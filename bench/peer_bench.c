@@ -8,7 +8,7 @@
  * Plain C, no libraries (no Debian package ships a C NATS client).
  *
  * usage: peer_bench redis|nats --port P [-s 1024] [-n msgs] [-w 256] [-c 1] [-p 4] [-r rate]
- *        [--series F] [--lat F] [--timeout S]
+ *        [--series F] [--lat F] [--timeout S] [--warmup S] [--rt]
  * Output: one key=value line, as mg_bench_load. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -83,6 +83,8 @@ static long total = 100000, acked;
 static double rate;
 static int rt; /* --rt: SCHED_FIFO for the load thread, as mg_bench_load --rt */
 static uint64_t *sched, *lat, t0;
+static uint64_t warm_us; /* --warmup S: replies to sends scheduled in the first S seconds are not counted */
+static long nlat;
 static long *ser;
 static long nslots = 36000;
 
@@ -164,7 +166,8 @@ static void done_one(conn_t *c, long n)
 {
     if (n < 0 || n >= total) die("bad reply id");
     uint64_t now = mono_us();
-    lat[acked++] = now - sched[n];
+    acked++;
+    if (!warm_us || sched[n] >= t0 + warm_us) lat[nlat++] = now - sched[n];
     long s = (long)((now - t0) / 100000);
     if (s < nslots) ser[s]++;
     c->inflight--;
@@ -261,9 +264,9 @@ static int cmp_u64(const void *a, const void *b)
 
 static double pct(double p)
 {
-    long i = (long)(p * (double)acked);
-    if (i >= acked) i = acked - 1;
-    return acked > 0 ? lat[i] / 1000.0 : 0;
+    long i = (long)(p * (double)nlat);
+    if (i >= nlat) i = nlat - 1;
+    return nlat > 0 ? lat[i] / 1000.0 : 0;
 }
 
 int main(int argc, char **argv)
@@ -285,6 +288,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-p") && v) parts = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && v) rate = atof(argv[++i]);
         else if (!strcmp(a, "--rt")) rt = 1;
+        else if (!strcmp(a, "--warmup") && v) warm_us = (uint64_t)(atof(argv[++i]) * 1e6);
         else if (!strcmp(a, "--series") && v) series = argv[++i];
         else if (!strcmp(a, "--lat") && v) latf = argv[++i];
         else if (!strcmp(a, "--timeout") && v) alarm((unsigned)atoi(argv[++i]));
@@ -371,7 +375,7 @@ int main(int argc, char **argv)
             }
     }
     double secs = (mono_us() - t0) / 1e6;
-    qsort(lat, (size_t)acked, sizeof *lat, cmp_u64);
+    qsort(lat, (size_t)nlat, sizeof *lat, cmp_u64);
     printf("system=%s messages=%ld size=%d window=%d connections=%d partitions=%d rate=%.0f "
            "seconds=%.3f msgs_per_s=%.0f MB_per_s=%.1f pub_p50_ms=%.3f pub_p99_ms=%.3f "
            "pub_p999_ms=%.3f\n",

@@ -37,6 +37,7 @@ N_REDIS1 = 100_000 if not Q else 2_000
 N_REDIS8 = 300_000 if not Q else 5_000
 N_NATS = 500_000 if not Q else 10_000
 LAT_SECONDS = 8 if not Q else 1
+WARMUP = 1 if not Q else 0.2  # (b): seconds at the rate before latency counts (OpenMessaging Benchmark warms up too)
 N_FANOUT = 2_000_000 if not Q else 10_000
 N_CATCHUP = 1_048_576 if not Q else 20_000      # 1 GiB of 1 KiB messages
 N_IDLE = 10_000 if not Q else 300
@@ -256,7 +257,8 @@ def magnetar_b():
         m = Magnetar("mg_lat%d" % i)
         try:
             r = load(m.port, "mg_b" if i == 0 else "mg_b%d" % i,
-                     MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * LAT_SECONDS)] + RT + [
+                     MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
+                                "--warmup", str(WARMUP)] + RT + [
                                 "--topic", "persistent://public/default/lat"])
         finally:
             m.stop()
@@ -420,7 +422,8 @@ def redis_all():
     p, port = server("redis_lat")
     try:
         R["redis_lat"] = peer("redis", port, "redis_b", RT + ["-c", "8", "-w", "64", "-r", "%.0f" % rate,
-                                                         "-n", "%d" % (rate * LAT_SECONDS)])
+                                                         "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
+                                                         "--warmup", str(WARMUP)])
     finally:
         stop(p)
 
@@ -464,7 +467,8 @@ def nats_all():
     p, port = server("nats_lat")
     try:
         R["nats_lat"] = peer("nats", port, "nats_b", RT + ["-c", "4", "-w", "256", "-r", "%.0f" % rate,
-                                                      "-n", "%d" % (rate * LAT_SECONDS)])
+                                                      "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
+                                                      "--warmup", str(WARMUP)])
     finally:
         stop(p)
 
@@ -650,6 +654,9 @@ def report(pngs):
       "with 1 µs timer slack%s.\n" % (", and its sending thread runs SCHED_FIFO so that on these 2 cores, "
                                       "shared with the server, its own wake-up delays are not counted as the "
                                       "server's latency (`--rt`)" if RT else " (not root: no real-time priority)"))
+    w("(b) warm-up: every system runs %g s at the rate before latencies count, then %d s measured (the first "
+      "fraction of a second of a new topic pays for creating its files and for TCP and allocator warm-up; "
+      "OpenMessaging Benchmark warms up likewise).\n" % (WARMUP, LAT_SECONDS))
     if R.get("mg_lat_runs"):
         w("(b) runs (Magnetar p99 publish / fio p99 fdatasync of the run just before, ms): %s; the median run is "
           "reported.\n" % ", ".join("%.2f / %s" % (x["p99"], "%.2f" % x["fio_p99"] if x["fio_p99"] else "n/a")
