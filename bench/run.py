@@ -5,7 +5,7 @@ Driven by bench/Makefile (`make bench`, `make bench QUICK=1`). Every system runs
 time, on 127.0.0.1, with a fresh data dir under the work dir. Writes <out>/<date>-<host>.md, the
 raw outputs and PNG plots (gnuplot, when installed).
 
-usage: run.py --build DIR --tools DIR --out DIR [--quick]
+usage: run.py --build DIR --tools DIR --out DIR [--quick] [--only a,c,...]
 """
 import argparse, datetime, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
@@ -14,6 +14,7 @@ ap.add_argument("--build", required=True, help="CMake build dir with bin/magneta
 ap.add_argument("--tools", required=True, help="dir with peer_bench")
 ap.add_argument("--out", required=True)
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--only", help="comma-separated sections to run (limits,a,b,c,d,e,f,g,redis,nats), for working on one")
 args = ap.parse_args()
 Q = args.quick
 BIN = os.path.join(args.build, "bin")
@@ -164,12 +165,24 @@ def settle():
     """Write back everything the previous run left dirty (the page-cache run leaves gigabytes),
     so the disk is quiet when the next measurement starts."""
     t = time.time()
+    # drop what the earlier measurements stored, so each starts with the same free memory and a
+    # page cache without the gigabytes the runs before it wrote
+    for name in os.listdir(WORK):
+        d = os.path.join(WORK, name)
+        for sub in (os.listdir(d) if os.path.isdir(d) else []):
+            x = os.path.join(d, sub)
+            if os.path.isdir(x):
+                shutil.rmtree(x, ignore_errors=True)
+            elif sub.endswith((".aof", ".rdb")):
+                os.unlink(x)
     os.sync()
     time.sleep(0.5)
     log("settled (sync took %.1f s)" % (time.time() - t))
 
 
 def section(name, fn):
+    if args.only and name.split()[0].strip("()").lower() not in args.only.split(","):
+        return
     settle()
     try:
         fn()
