@@ -290,14 +290,29 @@ def magnetar_b():
 
 
 def magnetar_c():
-    if have("iperf3"):  # loopback bandwidth drifts too: measured again next to (c), the larger counts
-        R["iperf3_c_MBps"] = iperf3("iperf3_c")
-    m = Magnetar("mg_fanout")
-    try:
-        R["mg_fanout"] = load(m.port, "mg_c", MG_ARGS + ["-k", "4", "-n", str(N_FANOUT),
-                                                         "--topic", "persistent://public/default/fan"])
-    finally:
-        m.stop()
+    """Three runs, each right after iperf3 (this VM's CPU share drifts within minutes, like its
+    disk), each on a fresh broker. The run with the median ratio to the iperf3 figure just before
+    it is reported; all pairs are listed."""
+    runs = []
+    for i in range(1 if Q else 3):
+        if i:
+            settle()
+        ip = iperf3("iperf3_c%d" % i) if have("iperf3") else None
+        m = Magnetar("mg_fanout%d" % i)
+        try:
+            r = load(m.port, "mg_c" if i == 0 else "mg_c%d" % i,
+                     MG_ARGS + ["-k", "4", "-n", str(N_FANOUT), "--topic", "persistent://public/default/fan"])
+        finally:
+            m.stop()
+        runs.append((r["deliver_MB_per_s"] / ip if ip else r["deliver_MB_per_s"], i, r, ip))
+    R["mg_fanout_runs"] = [(x[2]["deliver_MB_per_s"], x[3]) for x in sorted(runs, key=lambda x: x[1])]
+    runs.sort(key=lambda x: x[0])
+    _, i, R["mg_fanout"], R["fanout_paired_iperf3"] = runs[len(runs) // 2]
+    if i != 0:  # the plots read mg_c.*
+        for ext in (".lat", ".series", ".txt"):
+            src = os.path.join(RAW, "mg_c%d%s" % (i, ext))
+            if os.path.exists(src):
+                shutil.copy(src, os.path.join(RAW, "mg_c" + ext))
 
 
 def magnetar_d():
@@ -558,7 +573,10 @@ def report(pngs):
     fsync99 = R.get("fio_sync_p99_ms")
     p99 = fig("mg_lat", "pub_p99_ms")
     fan = fig("mg_fanout", "deliver_MB_per_s")
-    ip = max([x for x in (R.get("iperf3_MBps"), R.get("iperf3_c_MBps")) if x] or [0]) or None
+    ip_all = [R["iperf3_MBps"]] if R.get("iperf3_MBps") else []
+    ip_all += [x[1] for x in R.get("mg_fanout_runs", []) if x[1]]
+    ip = max(ip_all or [0]) or None
+    ipp = R.get("fanout_paired_iperf3")
     fb = R.get("fio_b")
     fb99 = fb["p99"] if fb else None
     kbt = fig("mg_idle", "kb_per_topic")
@@ -613,8 +631,8 @@ def report(pngs):
         w("| limit: fio as (b) writes: 4 files in parallel, %.0f entries/s each, fdatasync after each | disk | | %.1f | %.3f | %.3f | %.3f |"
           % (R["mg_durable"]["msgs_per_s"] / 2 / BATCH / 4, fb["MBps"], fb["p50"], fb["p99"], fb["p999"]))
     if ip:
-        w("| limit: iperf3 loopback, 1 stream (larger of two runs: %s) | network | | %.0f | | | |"
-          % (" and ".join("%.0f" % x for x in (R.get("iperf3_MBps"), R.get("iperf3_c_MBps")) if x), ip))
+        w("| limit: iperf3 loopback, 1 stream (largest of %d runs: %s) | network | | %.0f | | | |"
+          % (len(ip_all), ", ".join("%.0f" % x for x in ip_all), ip))
     w("")
     if "mg_idle" in R:
         i = R["mg_idle"]
@@ -654,6 +672,10 @@ def report(pngs):
     w("| (c) fan-out dispatch >= 50%% of iperf3 loopback | %s vs %s MB/s | %s | %s |"
       % (g("mg_fanout", "deliver_MB_per_s", "%.1f"), "%.0f" % ip if ip else "n/a", ratio(fan, ip),
          verdict(None if not (fan and ip) else fan >= 0.5 * ip)))
+    if ipp:
+        w("| (c) fan-out dispatch >= 50%% of iperf3 run just before it (median of the paired runs) | %s vs %.0f MB/s | %s | %s |"
+          % (g("mg_fanout", "deliver_MB_per_s", "%.1f"), ipp, ratio(fan, ipp),
+             verdict(None if not fan else fan >= 0.5 * ipp)))
     w("| (e) <= 4 KB RSS per idle topic | %s KB | | %s |" % (g("mg_idle", "kb_per_topic", "%.2f"),
                                                            verdict(None if kbt is None else kbt <= 4)))
     if st:
@@ -674,6 +696,9 @@ def report(pngs):
         w("(b) runs (Magnetar p99 publish / fio p99 fdatasync of the run just before, ms): %s; the median run is "
           "reported.\n" % ", ".join("%.2f / %s" % (x["p99"], "%.2f" % x["fio_p99"] if x["fio_p99"] else "n/a")
                                     for x in R["mg_lat_runs"]))
+    if R.get("mg_fanout_runs"):
+        w("(c) runs (Magnetar MB/s delivered / iperf3 MB/s just before): %s; the run with the median ratio is "
+          "reported.\n" % ", ".join("%.0f / %s" % (f, "%.0f" % i if i else "n/a") for f, i in R["mg_fanout_runs"]))
     if NOTES:
         w("## Notes\n")
         for n in NOTES:
