@@ -689,6 +689,9 @@ def report(pngs):
       "with 1 µs timer slack%s.\n" % (", and its sending thread runs SCHED_FIFO so that on these 2 cores, "
                                       "shared with the server, its own wake-up delays are not counted as the "
                                       "server's latency (`--rt`)" if RT else " (not root: no real-time priority)"))
+    w("(b) what is compared: fio reports each fdatasync's own duration (service time; a paced fio job that falls "
+      "behind does not count how late it is); the load generators count every message from its scheduled send "
+      "time (response time, the wait for the disk included, once per message waiting).\n")
     w("(b) warm-up: every system runs %g s at the rate before latencies count, then %d s measured (the first "
       "fraction of a second of a new topic pays for creating its files and for TCP and allocator warm-up; "
       "OpenMessaging Benchmark warms up likewise).\n" % (WARMUP, LAT_SECONDS))
