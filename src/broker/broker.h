@@ -193,6 +193,7 @@ struct conn {
     bool want_write;
     bool output_blocked;       /* a consumer was skipped because the output was full */
     bool read_paused;         /* back-pressure: too many pending publishes */
+    bool input_waiting;       /* resumed with frames still buffered in `in` */
     int protocol_version;
     char *client_version;
     mg_map_t producers;       /* u64 id -> producer_t* */

@@ -22,6 +22,7 @@
 #define OUT_HIGH_WATER (4u << 20) /* stop dispatching to a connection above this */
 
 static void on_conn_event(mg_loop_t *l, int fd, int events, void *arg);
+static bool process_input(conn_t *c);
 
 void conn_accept(broker_t *b)
 {
@@ -336,6 +337,10 @@ void conn_flush_all(broker_t *b)
         conn_t *c = b->flush_list;
         b->flush_list = c->next_flush;
         c->in_flush_list = false;
+        if (c->input_waiting) { /* frames left buffered when reading paused */
+            c->input_waiting = false;
+            if (!c->read_paused && !process_input(c) && c->closing) continue;
+        }
         conn_flush(c);
     }
     while (b->dead_conns) {
@@ -350,6 +355,12 @@ void conn_resume_read(conn_t *c)
     if (!c->read_paused) return;
     c->read_paused = false;
     loop_fd_mod(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
+    /* Frames already read stay in `in`: the socket may have nothing more to wake the loop
+     * for them, so they are handled before the loop sleeps (conn_flush_all). */
+    if (buf_readable(&c->in)) {
+        c->input_waiting = true;
+        schedule_flush(c);
+    }
 }
 
 /* --- commands handled here --- */
@@ -685,10 +696,40 @@ static bool refuse_oversized_send(conn_t *c, uint32_t max_frame)
     return is_send;
 }
 
+/* Handle the complete frames buffered in `in`. False when the caller must stop: the
+ * connection closed, or reading paused (back-pressure; conn_resume_read comes back here). */
+static bool process_input(conn_t *c)
+{
+    uint32_t max_frame = (uint32_t)c->b->cfg->max_message_size + MG_FRAME_OVERHEAD;
+    for (;;) {
+        if (c->discard) { /* skipping the rest of an oversized SEND */
+            size_t n = buf_readable(&c->in) < c->discard ? buf_readable(&c->in) : c->discard;
+            buf_consume(&c->in, n);
+            c->discard -= n;
+            if (c->discard) return true;
+            continue;
+        }
+        if (refuse_oversized_send(c, max_frame)) continue;
+        frame_t f;
+        char err[200];
+        ssize_t n = frame_decode(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,
+                                 sizeof err);
+        if (n == 0) return true;
+        if (n < 0) {
+            log_warn("%s: bad frame: %s; closing connection", c->addr, err);
+            conn_close(c, err);
+            return false;
+        }
+        handle_frame(c, &f);
+        frame_release(&f);
+        if (c->closing) return false; /* the handler closed the connection */
+        buf_consume(&c->in, (size_t)n);
+        if (c->read_paused) return false;
+    }
+}
+
 static void on_readable(conn_t *c)
 {
-    broker_t *b = c->b;
-    uint32_t max_frame = (uint32_t)b->cfg->max_message_size + MG_FRAME_OVERHEAD;
     for (int rounds = 0; rounds < 16; rounds++) {
         if (buf_reserve(&c->in, 65536)) {
             conn_close(c, "out of memory");
@@ -707,33 +748,7 @@ static void on_readable(conn_t *c)
         }
         c->in.len += (size_t)r;
         c->last_rx_ms = mg_mono_ms();
-        for (;;) {
-            if (c->discard) { /* skipping the rest of an oversized SEND */
-                size_t n = buf_readable(&c->in) < c->discard ? buf_readable(&c->in) : c->discard;
-                buf_consume(&c->in, n);
-                c->discard -= n;
-                if (c->discard) break;
-                continue;
-            }
-            if (refuse_oversized_send(c, max_frame)) continue;
-            frame_t f;
-            char err[200];
-            ssize_t n = frame_decode(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,
-                                     sizeof err);
-            if (n == 0) break;
-            if (n < 0) {
-                log_warn("%s: bad frame: %s; closing connection", c->addr, err);
-                conn_close(c, err);
-                return;
-            }
-            handle_frame(c, &f);
-            frame_release(&f);
-            if (c->closing) { /* the handler closed the connection: c is freed */
-                return;
-            }
-            buf_consume(&c->in, (size_t)n);
-            if (c->read_paused) return;
-        }
+        if (!process_input(c)) return;
         if ((size_t)r < 65536) break;
     }
 }

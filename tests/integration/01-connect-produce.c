@@ -229,9 +229,31 @@ static void test_oversized_send(void **s)
     mgt_close(c);
 }
 
+/* More SENDs in one write than maxPendingPublishRequestsPerConnection (1000): the broker stops
+ * reading at the limit with frames still buffered, and must go on with those once receipts
+ * free room, even though nothing more arrives on the socket. */
+static void test_pending_publish_limit(void **s)
+{
+    mgt_conn_t *c = mgt_connect(B->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "burst", 1, "burstp", &f), T(PRODUCER_SUCCESS));
+    enum { N = 2500 };
+    mg_buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "burstp", "m", 1);
+    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
+    buf_free(&all);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
+        assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
+    }
+    mgt_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pending_publish_limit),
         cmocka_unit_test(test_connect_lookup),
         cmocka_unit_test(test_produce_consume),
         cmocka_unit_test(test_checksum_error),
