@@ -113,6 +113,7 @@ static void on_sig(int s) { stop = 1; }
 
 static hist_t win, total;
 static atomic_ullong msgs, bytes, errors, total_msgs, total_bytes;
+static atomic_int producers_done; /* producer threads that sent their -m share and closed */
 
 static void usage(void)
 {
@@ -265,6 +266,7 @@ static void *producer_main(void *arg)
     mg_producer_close(p);
     mg_message_free(m);
     free(payload);
+    atomic_fetch_add(&producers_done, 1);
     return NULL;
 }
 
@@ -336,6 +338,7 @@ int main(int argc, char **argv)
         usleep(100000);
         uint64_t now = now_us();
         if (o.duration > 0 && now - start >= (uint64_t)o.duration * 1000000) stop = 1;
+        if (produce && atomic_load(&producers_done) == n) stop = 1; /* -m reached: all acknowledged */
         if (now - last >= 1000000 || stop) {
             double el = (double)(now - last) / 1e6;
             unsigned long long m = atomic_exchange(&msgs, 0), b = atomic_exchange(&bytes, 0);

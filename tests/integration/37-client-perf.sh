@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 37-client-perf: magnetar-perf smoke test against the real broker: `produce` for 2 s and
 # `consume` what it produced; each prints its per-second report lines, the summary line with a
-# message count > 0, the latency percentiles and the histogram, and exits 0.
+# message count > 0, the latency percentiles and the histogram, and exits 0. `produce -m N`
+# stops by itself when all N are acknowledged.
 set -u
 BIN=${MAGNETAR_BIN:?}
 PERF=${MG_BUILD_DIR:?}/bin/magnetar-perf
@@ -51,5 +52,11 @@ C=$(cat "$DIR/consume.n" 2>/dev/null)
 if [ "${P:-0}" -ge 500 ] 2>/dev/null && [ "${C:-0}" -ge "$P" ] 2>/dev/null; then :; else
   fail "produced '$P', consumed '$C' (want produced >= 500 and consumed all)"
 fi
+# -m without -time, as pulsar-perf: it stops by itself once the last message is acknowledged
+# (unpaced, batched, more in flight than maxPendingPublishRequestsPerConnection)
+timeout 30 "$PERF" produce perf-m -u "$URL" -r 0 -s 256 -m 20000 -bm 100 -o 5000 > "$DIR/m.out" 2>&1
+MRC=$?
+[ "$MRC" = 0 ] || fail "produce -m 20000 exited $MRC (124: did not stop by itself)"
+grep -q "^=== summary: produced 20000 messages" "$DIR/m.out" || fail "produce -m 20000: $(grep summary "$DIR/m.out")"
 [ "$FAILS" = 0 ] && echo "37-client-perf: OK (produced $P, consumed $C)"
 exit $((FAILS > 0))
