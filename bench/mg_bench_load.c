@@ -117,7 +117,6 @@ static int take_frame(conn_t *c, frame_t *f, size_t *used)
 
 #define RECV_CHUNK ((size_t)64 << 10)
 
-
 /* Reads at most RECV_CHUNK, and never past the end of a frame whose head is buffered: the
  * buffer then empties at frame ends (no compaction copies), and an entry's checksum is
  * verified while its bytes are still in this core's cache (64 KB reads: the copy out of the
@@ -269,7 +268,6 @@ static void send_entry(conn_t *c, long g, uint64_t when)
     md.publish_time = mg_now_ms();
     md.has_num_messages_in_batch = 1;
     md.num_messages_in_batch = batch;
-    size_t elen = 10 + pulsar__proto__message_metadata__get_packed_size(&md) + payload.len;
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandSend sd = PULSAR__PROTO__COMMAND_SEND__INIT;
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SEND;
@@ -278,8 +276,7 @@ static void send_entry(conn_t *c, long g, uint64_t when)
     sd.sequence_id = seq;
     sd.has_num_messages = 1;
     sd.num_messages = batch;
-    frame_write_cmd_head(&c->out, &cmd, elen); /* the entry is encoded right behind its head */
-    entry_encode(&c->out, &md, payload.data, payload.len);
+    frame_write_entry(&c->out, &cmd, &md, payload.data, payload.len);
     sched_at[g] = when ? when : now;
     inflight[p]++;
 }

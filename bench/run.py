@@ -8,6 +8,7 @@ raw outputs and PNG plots (gnuplot, when installed).
 usage: run.py --build DIR --tools DIR --out DIR [--quick] [--only a,c,...]
 """
 import argparse, datetime, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import urllib.request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", required=True, help="CMake build dir with bin/magnetar, bin/mg_bench_load")
@@ -162,11 +163,9 @@ def peer(kind, port, name, extra, timeout=300):
 
 
 def settle():
-    """Write back everything the previous run left dirty (the page-cache run leaves gigabytes),
-    so the disk is quiet when the next measurement starts."""
+    """Delete what the earlier measurements stored and write back what they left dirty (the
+    page-cache run leaves gigabytes): each starts with the same free memory and a quiet disk."""
     t = time.time()
-    # drop what the earlier measurements stored, so each starts with the same free memory and a
-    # page cache without the gigabytes the runs before it wrote
     for name in os.listdir(WORK):
         d = os.path.join(WORK, name)
         for sub in (os.listdir(d) if os.path.isdir(d) else []):
@@ -247,7 +246,8 @@ MG_ARGS = ["-b", str(BATCH), "-p", "4", "-w", "16"]
 
 def magnetar_a():
     for sync, key in ((True, "mg_durable"), (False, "mg_pagecache")):
-        settle()
+        if not sync:  # section() settled before the first
+            settle()
         m = Magnetar(key, sync=sync)
         try:
             R[key] = load(m.port, key + "_a", MG_ARGS + ["-n", str(N_MAX), "--topic", "persistent://public/default/a"])
@@ -261,7 +261,6 @@ def magnetar_a():
     settle()
     m = Magnetar("mg_perf")
     try:
-        import urllib.request
         req = urllib.request.Request("http://127.0.0.1:%d/admin/v2/persistent/public/default/perf/partitions" % m.web,
                                      data=b"4", method="PUT", headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=10).read()
@@ -275,6 +274,18 @@ def magnetar_a():
                             pub_p50_ms=float(lm.group(1)), pub_p99_ms=float(lm.group(2)), pub_p999_ms=float(lm.group(3)))
     finally:
         m.stop()
+
+
+def median_run(runs, raw):
+    """The run with the median first field of runs [(figure, i, ...)]. Run i wrote its raw files
+    as <raw><i>.* (run 0 as <raw>.*); the median one's are copied to <raw>.*, which the plots read."""
+    m = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+    if m[1] != 0:
+        for ext in (".lat", ".series", ".txt"):
+            src = os.path.join(RAW, "%s%d%s" % (raw, m[1], ext))
+            if os.path.exists(src):
+                shutil.copy(src, os.path.join(RAW, raw + ext))
+    return m
 
 
 def magnetar_b():
@@ -298,15 +309,8 @@ def magnetar_b():
         finally:
             m.stop()
         runs.append((r["pub_p99_ms"], i, r, f))
-    runs.sort(key=lambda x: x[0])
-    p99, i, r, f = runs[len(runs) // 2]
-    R["mg_lat"] = r
-    R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None) for x in sorted(runs, key=lambda x: x[1])]
-    if i != 0:  # the plot reads mg_b.lat
-        for ext in (".lat", ".series", ".txt"):
-            src = os.path.join(RAW, "mg_b%d%s" % (i, ext))
-            if os.path.exists(src):
-                shutil.copy(src, os.path.join(RAW, "mg_b" + ext))
+    R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None) for x in runs]
+    _, _, R["mg_lat"], f = median_run(runs, "mg_b")
     if f:
         R["fio_b"] = f
 
@@ -327,14 +331,8 @@ def magnetar_c():
         finally:
             m.stop()
         runs.append((r["deliver_MB_per_s"] / ip if ip else r["deliver_MB_per_s"], i, r, ip))
-    R["mg_fanout_runs"] = [(x[2]["deliver_MB_per_s"], x[3]) for x in sorted(runs, key=lambda x: x[1])]
-    runs.sort(key=lambda x: x[0])
-    _, i, R["mg_fanout"], R["fanout_paired_iperf3"] = runs[len(runs) // 2]
-    if i != 0:  # the plots read mg_c.*
-        for ext in (".lat", ".series", ".txt"):
-            src = os.path.join(RAW, "mg_c%d%s" % (i, ext))
-            if os.path.exists(src):
-                shutil.copy(src, os.path.join(RAW, "mg_c" + ext))
+    R["mg_fanout_runs"] = [(x[2]["deliver_MB_per_s"], x[3]) for x in runs]
+    _, _, R["mg_fanout"], R["fanout_paired_iperf3"] = median_run(runs, "mg_c")
 
 
 def magnetar_d():

@@ -174,9 +174,7 @@ static int op_encode(struct mg_producer *p, send_op_t *op, pb_meta_t *md, const 
         s.has_is_chunk = 1;
         s.is_chunk = 1;
     }
-    size_t ms = pulsar__proto__message_metadata__get_packed_size(md);
-    if (frame_write_cmd_head(&op->frame, &cmd, 10 + ms + len)) return -1;
-    return entry_encode(&op->frame, md, data, len);
+    return frame_write_entry(&op->frame, &cmd, md, data, len);
 }
 
 static void meta_common(struct mg_producer *p, pb_meta_t *md, int64_t seq)

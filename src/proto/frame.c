@@ -99,18 +99,28 @@ int frame_write_cmd(mg_buf_t *out, const pb_cmd_t *cmd)
     return frame_write_cmd_head(out, cmd, 0);
 }
 
+#define ENTRY_HEAD 10 /* magic, checksum, metadata size */
+
 int entry_encode(mg_buf_t *out, const pb_meta_t *md, const void *data, size_t len)
 {
     size_t ms = pulsar__proto__message_metadata__get_packed_size(md);
-    if (buf_reserve(out, 10 + ms + len)) return -1;
+    if (buf_reserve(out, ENTRY_HEAD + ms + len)) return -1;
     uint8_t *start = out->data + out->len;
     wr_u16be(start, MG_MAGIC_CRC32C);
     wr_u32be(start + 6, (uint32_t)ms);
-    pulsar__proto__message_metadata__pack(md, start + 10);
-    if (len) memcpy(start + 10 + ms, data, len);
+    pulsar__proto__message_metadata__pack(md, start + ENTRY_HEAD);
+    if (len) memcpy(start + ENTRY_HEAD + ms, data, len);
     wr_u32be(start + 2, crc32c(0, start + 6, 4 + ms + len));
-    out->len += 10 + ms + len;
+    out->len += ENTRY_HEAD + ms + len;
     return 0;
+}
+
+int frame_write_entry(mg_buf_t *out, const pb_cmd_t *cmd, const pb_meta_t *md, const void *data,
+                      size_t len)
+{
+    size_t elen = ENTRY_HEAD + pulsar__proto__message_metadata__get_packed_size(md) + len;
+    if (frame_write_cmd_head(out, cmd, elen)) return -1;
+    return entry_encode(out, md, data, len);
 }
 
 const char *cmd_type_name(int type)

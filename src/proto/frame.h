@@ -65,6 +65,10 @@ int frame_write_cmd(mg_buf_t *out, const pb_cmd_t *cmd);
 int frame_write_cmd_head(mg_buf_t *out, const pb_cmd_t *cmd, size_t payload_len);
 /* Build stored-entry bytes: 0x0e01, crc32c, metadata size, metadata, data. */
 int entry_encode(mg_buf_t *out, const pb_meta_t *md, const void *data, size_t len);
+/* Append a whole payload frame (a SEND): the head for cmd, then the entry encoded from md and
+ * data right behind it, in one pass. */
+int frame_write_entry(mg_buf_t *out, const pb_cmd_t *cmd, const pb_meta_t *md, const void *data,
+                      size_t len);
 
 /* Name of a BaseCommand type for logs ("SEND"), "UNKNOWN" when not a known type. */
 const char *cmd_type_name(int type);

@@ -576,8 +576,8 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
     pthread_cond_init(&s->wcond, &ca);
     pthread_cond_init(&s->dcond, NULL);
     pthread_condattr_destroy(&ca);
-    int nw = IO_THREADS, rc = 0;
-    for (int i = 0; i < nw; i++) {
+    int rc = 0;
+    for (int i = 0; i < IO_THREADS; i++) {
         rc = pthread_create(&s->workers[i], NULL, writer_main, s);
         if (rc != 0) break;
         s->nworkers++;
@@ -758,10 +758,7 @@ static void log_free(mg_log_t *l)
     for (size_t i = 0; i < l->nsegs; i++) mg_free(l->segs[i].idx);
     mg_free(l->segs);
     if (l->rfd >= 0) close(l->rfd);
-    if (l->wf) { /* log_close waited for every append: no fdatasync holds it any more */
-        close(l->wf->fd);
-        mg_free(l->wf);
-    }
+    if (l->wf) wfile_unref(l->wf); /* log_close waited: no worker or fdatasync holds it */
     mg_free(l->topic);
     mg_free(l->dirpath);
     mg_free(l);

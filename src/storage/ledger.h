@@ -7,9 +7,10 @@
  * cut, never served.
  *
  * Threads: every function here is called on the broker loop thread only, except where noted.
- * Four storage workers per store do write() + fdatasync() (each takes one log and everything
- * queued on it; a log's fdatasyncs may overlap) and signal completions through an eventfd; the loop calls store_dispatch_completions() when
- * that fd is readable, which runs the append callbacks in append order per log.
+ * A few storage workers per store (IO_THREADS) do write() + fdatasync(): each takes one log
+ * and everything queued on it, and a log's fdatasyncs may overlap. They signal completions
+ * through an eventfd; the loop calls store_dispatch_completions() when that fd is readable,
+ * which runs the append callbacks in append order per log.
  */
 #ifndef MG_STORAGE_LEDGER_H
 #define MG_STORAGE_LEDGER_H

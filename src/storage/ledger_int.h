@@ -172,6 +172,9 @@ void put_le64(uint8_t *p, uint64_t v);
 
 /* writer.c: the storage worker threads */
 void *writer_main(void *arg);
+/* Drop a reference on a segment file (under s->mu, or once no worker can hold it); the last
+ * one closes it. */
+void wfile_unref(wfile_t *wf);
 /* Put l on the ready list for a worker unless one is writing it or it is there already
  * (under s->mu). */
 void log_make_ready(mg_store_t *s, mg_log_t *l);

@@ -17,8 +17,7 @@ static void writer_fail(mg_log_t *l, int err)
         if (op->status == 0) op->status = err;
 }
 
-/* Drop a reference on a segment file (under s->mu); the last one closes it. */
-static void wfile_unref(wfile_t *wf)
+void wfile_unref(wfile_t *wf)
 {
     if (--wf->refs == 0) {
         close(wf->fd);

@@ -98,6 +98,19 @@ static void find_segment(const char *dir, char *out, size_t n)
     assert_true(strlen(out) > 0);
 }
 
+/* Send n messages "<pre><i><post>" (i = 0..n-1, sequence ids i) with producer 1 of c, waiting
+ * for each receipt. */
+static void send_numbered(mgt_conn_t *c, const char *pname, const char *pre, const char *post, int n)
+{
+    frame_t f;
+    for (int i = 0; i < n; i++) {
+        char p[64];
+        int len = snprintf(p, sizeof p, "%s%d%s", pre, i, post);
+        mgt_send(c, 1, (uint64_t)i, pname, p, (size_t)len, NULL, 0);
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
+    }
+}
+
 static void test_torn_tail(void **s)
 {
     mgt_broker_t *b = mgt_broker_start(NULL);
@@ -105,12 +118,7 @@ static void test_torn_tail(void **s)
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
     assert_int_equal(mgt_producer(c, topic, 1, "tp", &f), T(PRODUCER_SUCCESS));
-    for (int i = 0; i < 50; i++) {
-        char p[64];
-        int n = snprintf(p, sizeof p, "msg-%d-", i);
-        mgt_send(c, 1, (uint64_t)i, "tp", p, (size_t)n, NULL, 0);
-        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
-    }
+    send_numbered(c, "tp", "msg-", "-", 50);
     mgt_close(c);
     assert_int_equal(mgt_broker_stop(b), 0);
     /* a torn write: half a record header and garbage at the end of the segment */
@@ -144,12 +152,7 @@ static void test_acks_persisted_at_rate(void **s)
     mgt_conn_t *c = mgt_connect(b->port, true);
     assert_int_equal(mgt_subscribe(c, topic, "s", 0, 1, true, &f), T(SUCCESS));
     assert_int_equal(mgt_producer(c, topic, 1, "ap", &f), T(PRODUCER_SUCCESS));
-    for (int i = 0; i < 10; i++) {
-        char p[32];
-        int n = snprintf(p, sizeof p, "m%d", i);
-        mgt_send(c, 1, (uint64_t)i, "ap", p, (size_t)n, NULL, 0);
-        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
-    }
+    send_numbered(c, "ap", "m", "", 10);
     assert_int_equal(mgt_flow(c, 1, 100), 0);
     mgt_msg_t m;
     for (int i = 0; i < 10; i++) assert_int_equal(mgt_recv_message(c, &m, 5000), 1);

@@ -137,7 +137,7 @@ static void test_crc32c_vectors(void **s)
     assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283);
 }
 
-/* bit-at-a-time reference, independent of the table and hardware paths */
+/* bit-at-a-time reference, independent of the library computing crc32c */
 static uint32_t crc_ref(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
@@ -148,8 +148,8 @@ static uint32_t crc_ref(uint32_t crc, const uint8_t *p, size_t n)
     return ~crc;
 }
 
-/* long buffers go through the three-stream path (>= 12 KiB), at every alignment and with
- * tails; combine joins two checksums as if computed over the concatenation */
+/* short and long buffers (the library's folding paths), at several alignments and with tails;
+ * combine joins two checksums as if computed over the concatenation */
 static void test_crc32c_long_and_combine(void **s)
 {
     size_t cap = 3 * 4096 * 3 + 37;

@@ -323,9 +323,6 @@ int mgt_producer(mgt_conn_t *c, const char *topic, uint64_t producer_id, const c
 static void encode_send(mg_buf_t *out, uint64_t pid, uint64_t seq, int nmsg, const pb_meta_t *md,
                         const void *data, size_t n)
 {
-    mg_buf_t e;
-    buf_init(&e);
-    entry_encode(&e, md, data, n);
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandSend s = PULSAR__PROTO__COMMAND_SEND__INIT;
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SEND;
@@ -334,9 +331,7 @@ static void encode_send(mg_buf_t *out, uint64_t pid, uint64_t seq, int nmsg, con
     s.sequence_id = seq;
     s.has_num_messages = 1;
     s.num_messages = nmsg;
-    frame_write_cmd_head(out, &cmd, e.len);
-    buf_append(out, e.data, e.len);
-    buf_free(&e);
+    frame_write_entry(out, &cmd, md, data, n);
 }
 
 static int send_entry(mgt_conn_t *c, uint64_t pid, uint64_t seq, int nmsg, const pb_meta_t *md,

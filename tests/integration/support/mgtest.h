@@ -59,10 +59,10 @@ int mgt_producer(mgt_conn_t *c, const char *topic, uint64_t producer_id, const c
 /* SEND one message with the given properties ("k=v" strings, NULL-terminated list or NULL) */
 int mgt_send(mgt_conn_t *c, uint64_t producer_id, uint64_t seq, const char *producer_name,
              const void *payload, size_t n, const char *key, int64_t deliver_at);
-/* SEND a batch of n messages (payloads[i], len[i]) in one entry. */
 /* Append a SEND frame of one message to out, for a test that sends it itself (in pieces). */
 void mgt_encode_send(mg_buf_t *out, uint64_t producer_id, uint64_t seq, const char *producer_name,
                      const void *payload, size_t n);
+/* SEND a batch of n messages (payloads[i], len[i]) in one entry. */
 int mgt_send_batch(mgt_conn_t *c, uint64_t producer_id, uint64_t seq, const char *producer_name,
                    int n, const char **payloads);
 int mgt_subscribe(mgt_conn_t *c, const char *topic, const char *sub, int type,
