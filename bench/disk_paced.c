@@ -9,8 +9,9 @@
  * its due time to the end of the fdatasync that covered it (response time), which is what a
  * producer of a paced load sees, and what mg_bench_load measures against the broker.
  *
- * usage: disk_paced --dir D [-f 4] [-b 103060] [-r entries/s per file] [-t seconds] [--warmup W]
- * Output: one key=value line: entries, MB/s, response p50/p99/p99.9/max ms, fdatasync p50/p99/max ms.
+ * usage: disk_paced --dir D [-f 4] [-b 103060] [-r entries/s per file] [-t seconds] [--warmup W] [--lat F]
+ * Output: one key=value line: entries, MB/s, response p50/p99/p99.9/max ms, fdatasync p50/p99/max ms;
+ * --lat F writes the response-time percentile table as mg_bench_load does (pct ms 0).
  * The files are removed at the end. Plain C, no libraries. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +32,7 @@ static int nfiles = 4;
 static long entry_bytes = 103060;
 static double rate = 731; /* entries per second per file */
 static double seconds = 8, warmup = 1;
-static const char *dir;
+static const char *dir, *lat_file;
 static uint64_t t0;
 static char *data;
 
@@ -145,8 +146,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-r") && v) rate = atof(argv[++i]);
         else if (!strcmp(a, "-t") && v) seconds = atof(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
+        else if (!strcmp(a, "--lat") && v) lat_file = argv[++i];
         else {
-            fprintf(stderr, "usage: disk_paced --dir D [-f files] [-b bytes] [-r entries/s per file] [-t s] [--warmup s]\n");
+            fprintf(stderr, "usage: disk_paced --dir D [-f files] [-b bytes] [-r entries/s per file] [-t s] [--warmup s] [--lat F]\n");
             return 2;
         }
     }
@@ -189,6 +191,13 @@ int main(int argc, char **argv)
     }
     qsort(lat, (size_t)nl, sizeof *lat, cmp_u64);
     qsort(syn, (size_t)ns, sizeof *syn, cmp_u64);
+    if (lat_file) {
+        FILE *f = fopen(lat_file, "w");
+        if (!f) die(lat_file);
+        static const double ps[] = {.5, .75, .9, .95, .99, .995, .999, .9995, .9999};
+        for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) fprintf(f, "%g %.3f 0\n", ps[i] * 100, pct_ms(lat, nl, ps[i]));
+        fclose(f);
+    }
     printf("files=%d entry_bytes=%ld rate_per_file=%.0f seconds=%.3f entries=%ld MB_per_s=%.1f "
            "resp_p50_ms=%.3f resp_p99_ms=%.3f resp_p999_ms=%.3f resp_max_ms=%.3f "
            "syncs=%ld entries_per_sync=%.2f sync_p50_ms=%.3f sync_p99_ms=%.3f sync_max_ms=%.3f\n",
