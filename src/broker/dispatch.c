@@ -19,23 +19,20 @@ int entry_info(mg_entry_t *e)
     if (e->info_ready) return 0;
     e->num_messages = 1;
     payload_view_t pv;
-    if (payload_parse(e->data, e->len, &pv)) return -1;
-    pb_meta_t *md = payload_metadata(&pv);
-    if (!md) return -1;
-    if (md->has_num_messages_in_batch && md->num_messages_in_batch > 0)
-        e->num_messages = md->num_messages_in_batch;
-    e->publish_time = md->publish_time;
-    e->deliver_at = md->has_deliver_at_time ? md->deliver_at_time : 0;
-    if (md->has_ordering_key && md->ordering_key.len) {
-        e->key_hash = pulsar_key_hash(md->ordering_key.data, md->ordering_key.len);
+    meta_info_t mi;
+    if (payload_parse(e->data, e->len, &pv) || payload_meta_info(&pv, &mi)) return -1;
+    if (mi.num_messages > 0) e->num_messages = mi.num_messages;
+    e->publish_time = mi.publish_time;
+    e->deliver_at = mi.deliver_at;
+    if (mi.ordering_key && mi.ordering_key_len) {
+        e->key_hash = pulsar_key_hash(mi.ordering_key, mi.ordering_key_len);
         e->has_key = 1;
-    } else if (md->partition_key) {
-        e->key_hash = pulsar_key_hash(md->partition_key, strlen(md->partition_key));
+    } else if (mi.partition_key) {
+        e->key_hash = pulsar_key_hash(mi.partition_key, mi.partition_key_len);
         e->has_key = 1;
     } else {
         e->key_hash = pulsar_key_hash("NONE_KEY", 8); /* Pulsar's sticky key for keyless messages */
     }
-    pulsar__proto__message_metadata__free_unpacked(md, NULL);
     e->info_ready = 1;
     return 0;
 }

@@ -82,6 +82,105 @@ pb_meta_t *payload_metadata(const payload_view_t *v)
     return pulsar__proto__message_metadata__unpack(NULL, v->meta_len, v->meta);
 }
 
+/* A protobuf varint at *p (< end): 0 and *p advanced, or -1. */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The wire type a MessageMetadata field that payload_meta_info reads must have: 0 varint, 2
+ * length-delimited; -1 for the others, skipped whatever their type (protobuf-c itself takes a
+ * bool in any wire type). */
+static int meta_wire(uint64_t field)
+{
+    switch (field) {
+    case 1:
+    case 6:
+    case 18:
+        return 2; /* producer_name, partition_key, ordering_key */
+    case 2:
+    case 3:
+    case 11:
+    case 19:
+        return 0; /* sequence_id, publish_time, num_messages_in_batch, deliver_at_time */
+    default:
+        return -1;
+    }
+}
+
+int payload_meta_info(const payload_view_t *v, meta_info_t *out)
+{
+    meta_info_t mi = {.num_messages = 1};
+    const uint8_t *p = v->meta, *end = v->meta + v->meta_len;
+    unsigned required = 0;
+    while (p < end) {
+        uint64_t key, x = 0;
+        if (pb_varint(&p, end, &key)) return -1;
+        uint64_t field = (uint32_t)key >> 3; /* a tag is 32 bits, as protobuf-c reads it */
+        int wt = (int)(key & 7);
+        if (meta_wire(field) >= 0 && meta_wire(field) != wt) return -1;
+        const uint8_t *ld = NULL;
+        switch (wt) {
+        case 0:
+            if (pb_varint(&p, end, &x)) return -1;
+            break;
+        case 1:
+            if (end - p < 8) return -1;
+            p += 8;
+            break;
+        case 2:
+            if (pb_varint(&p, end, &x) || x > (uint64_t)(end - p)) return -1;
+            ld = p;
+            p += x;
+            break;
+        case 5:
+            if (end - p < 4) return -1;
+            p += 4;
+            break;
+        default: /* groups (3, 4) and the unused 6, 7 */
+            return -1;
+        }
+        switch (field) {
+        case 1:
+        case 2:
+            required |= 1u << field;
+            break;
+        case 3:
+            required |= 1u << field;
+            mi.publish_time = x;
+            break;
+        case 6:
+            mi.partition_key = ld;
+            mi.partition_key_len = (size_t)x;
+            break;
+        case 11:
+            mi.num_messages = (int32_t)(uint32_t)x;
+            break;
+        case 18:
+            mi.ordering_key = ld;
+            mi.ordering_key_len = (size_t)x;
+            break;
+        case 19:
+            mi.deliver_at = (int64_t)x;
+            break;
+        default:
+            break;
+        }
+    }
+    if (required != 0xe) return -1;
+    *out = mi;
+    return 0;
+}
+
 int frame_write_cmd_head(mg_buf_t *out, const pb_cmd_t *cmd, size_t payload_len)
 {
     size_t cs = pulsar__proto__base_command__get_packed_size(cmd);

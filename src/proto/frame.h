@@ -58,6 +58,25 @@ int payload_parse(const uint8_t *p, size_t len, payload_view_t *out);
  * pulsar__proto__message_metadata__free_unpacked(m, NULL). */
 pb_meta_t *payload_metadata(const payload_view_t *v);
 
+/* The few MessageMetadata fields the broker acts on, read straight off the wire: no
+ * allocation, no copy (the key pointers point into the payload). */
+typedef struct meta_info {
+    int32_t num_messages;          /* num_messages_in_batch (11); 1 when absent */
+    uint64_t publish_time;         /* 3 */
+    int64_t deliver_at;            /* deliver_at_time (19); 0 when absent */
+    const uint8_t *ordering_key;   /* 18; NULL when absent */
+    size_t ordering_key_len;
+    const uint8_t *partition_key;  /* 6; NULL when absent */
+    size_t partition_key_len;
+} meta_info_t;
+
+/* Scan the MessageMetadata of a parsed payload for meta_info_t. 0, or -1 when it is not a
+ * well-formed MessageMetadata: bad varint or length, a group, a field it reads (1-3, 6, 11, 18,
+ * 19) in the wrong wire type, or a required field (1-3) missing. Other fields, nested messages
+ * included, are skipped unchecked, so it accepts all protobuf-c's decoder accepts and some more;
+ * the last occurrence of a field wins, as in protobuf. */
+int payload_meta_info(const payload_view_t *v, meta_info_t *out);
+
 /* Append a command-only frame. 0 or -1 (allocation). */
 int frame_write_cmd(mg_buf_t *out, const pb_cmd_t *cmd);
 /* Append the head of a payload frame: sizes + command, with totalSize counting payload_len

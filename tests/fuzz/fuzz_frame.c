@@ -1,7 +1,7 @@
 /* fuzz_frame: libFuzzer target for the frame decoder and everything the broker does with a
  * decoded frame's bytes before dispatch: frame_decode on arbitrary input (including many frames
- * back to back), payload_parse + checksum + MessageMetadata decode of SEND payloads, and the
- * batch splitter. Must never crash, leak or read out of bounds. */
+ * back to back), payload_parse + checksum + MessageMetadata decode of SEND payloads (and the
+ * broker's own metadata scanner, checked against protobuf-c's decoder), and the batch splitter. Must never crash, leak or read out of bounds. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             payload_view_t pv;
             if (payload_parse(f.payload, f.payload_len, &pv) == 0) {
                 pb_meta_t *md = payload_metadata(&pv);
+                meta_info_t mi;
+                int scan = payload_meta_info(&pv, &mi);
+                /* what protobuf-c decodes, the scanner reads the same (it may accept more:
+                 * it checks only the fields it reads) */
+                if (md && (scan || mi.num_messages != (md->has_num_messages_in_batch ? md->num_messages_in_batch : 1) ||
+                           mi.publish_time != md->publish_time ||
+                           mi.deliver_at != (md->has_deliver_at_time ? md->deliver_at_time : 0) ||
+                           (mi.ordering_key != NULL) != md->has_ordering_key ||
+                           (mi.partition_key != NULL) != (md->partition_key != NULL)))
+                    __builtin_trap();
                 if (md) {
                     if (md->has_num_messages_in_batch && md->compression == 0)
                         split_batch(pv.data, pv.data_len);

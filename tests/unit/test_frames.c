@@ -74,6 +74,10 @@ static void check_fixture(const char *base)
             assert_true(pv.checksum_ok);
             pb_meta_t *md = payload_metadata(&pv);
             assert_non_null(md);
+            meta_info_t mi;
+            assert_int_equal(payload_meta_info(&pv, &mi), 0);
+            assert_int_equal(mi.num_messages, md->has_num_messages_in_batch ? md->num_messages_in_batch : 1);
+            assert_true(mi.publish_time == md->publish_time);
             if (md->has_num_messages_in_batch && md->compression == 0 && md->num_messages_in_batch > 1) {
                 /* split an uncompressed batch: [u32 size][SingleMessageMetadata][payload]... */
                 size_t p = 0;
@@ -190,12 +194,103 @@ static void test_decoder_limits(void **s)
     assert_int_equal(payload_parse(pl, sizeof pl, &pv), -1);
 }
 
+/* payload_meta_info against protobuf-c's decoder on metadata we encode, and on broken bytes */
+static void check_meta(const pb_meta_t *m)
+{
+    uint8_t buf[512];
+    size_t n = pulsar__proto__message_metadata__pack(m, buf);
+    payload_view_t pv = {.meta = buf, .meta_len = n};
+    meta_info_t mi;
+    assert_int_equal(payload_meta_info(&pv, &mi), 0);
+    pb_meta_t *d = payload_metadata(&pv);
+    assert_non_null(d);
+    assert_int_equal(mi.num_messages, d->has_num_messages_in_batch ? d->num_messages_in_batch : 1);
+    assert_true(mi.publish_time == d->publish_time);
+    assert_true(mi.deliver_at == (d->has_deliver_at_time ? d->deliver_at_time : 0));
+    assert_int_equal(mi.ordering_key != NULL, d->has_ordering_key);
+    if (mi.ordering_key) {
+        assert_int_equal(mi.ordering_key_len, d->ordering_key.len);
+        assert_memory_equal(mi.ordering_key, d->ordering_key.data, mi.ordering_key_len);
+    }
+    assert_int_equal(mi.partition_key != NULL, d->partition_key != NULL);
+    if (mi.partition_key) {
+        assert_int_equal(mi.partition_key_len, strlen(d->partition_key));
+        assert_memory_equal(mi.partition_key, d->partition_key, mi.partition_key_len);
+    }
+    pulsar__proto__message_metadata__free_unpacked(d, NULL);
+}
+
+static int meta_scan(const uint8_t *b, size_t n)
+{
+    payload_view_t pv = {.meta = b, .meta_len = n};
+    meta_info_t mi;
+    return payload_meta_info(&pv, &mi);
+}
+
+static void test_meta_info(void **s)
+{
+    pb_meta_t m = PULSAR__PROTO__MESSAGE_METADATA__INIT;
+    m.producer_name = "p-1";
+    m.sequence_id = 42;
+    m.publish_time = 1764300000123ull;
+    check_meta(&m); /* the minimum: no batch, no key */
+    m.has_num_messages_in_batch = 1;
+    m.num_messages_in_batch = 100;
+    m.partition_key = "order-7";
+    m.has_deliver_at_time = 1;
+    m.deliver_at_time = -5; /* negative int64: a 10-byte varint */
+    Pulsar__Proto__KeyValue kv = PULSAR__PROTO__KEY_VALUE__INIT, *kvs[2] = {&kv, &kv};
+    kv.key = "k";
+    kv.value = "v";
+    m.n_properties = 2;
+    m.properties = kvs;
+    m.has_event_time = 1;
+    m.event_time = 1ull << 60;
+    m.has_compression = 1;
+    m.compression = PULSAR__PROTO__COMPRESSION_TYPE__LZ4;
+    check_meta(&m);
+    uint8_t ok[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* a uint32 that is -1 as int32 */
+    m.has_ordering_key = 1;
+    m.ordering_key.data = ok;
+    m.ordering_key.len = sizeof ok;
+    m.has_num_messages_in_batch = 1;
+    m.num_messages_in_batch = -3;
+    check_meta(&m);
+    m.partition_key = "";
+    m.has_ordering_key = 0;
+    check_meta(&m); /* an empty key is a key */
+
+    /* hand-made: 1 "a", 2 = 1, 3 = 7, then 11 = 5 twice (the last wins), unknown 40 as fixed32 */
+    uint8_t good[] = {0x0a, 1, 'a', 0x10, 1, 0x18, 7, 0x58, 4, 0x58, 5, 0xc5, 0x02, 1, 2, 3, 4};
+    payload_view_t pv = {.meta = good, .meta_len = sizeof good};
+    meta_info_t mi;
+    assert_int_equal(payload_meta_info(&pv, &mi), 0);
+    assert_int_equal(mi.num_messages, 5);
+    assert_true(mi.publish_time == 7);
+    assert_null(mi.partition_key);
+    for (size_t cut = 0; cut < sizeof good; cut++) /* a cut between whole fields after 1-3 is valid */
+        assert_int_equal(meta_scan(good, cut), cut == 7 || cut == 9 || cut == 11 ? 0 : -1);
+    uint8_t no_pub[] = {0x0a, 1, 'a', 0x10, 1};
+    assert_int_equal(meta_scan(no_pub, sizeof no_pub), -1);
+    uint8_t wrong_type[] = {0x0a, 1, 'a', 0x10, 1, 0x18, 7, 0x5a, 1, 5}; /* 11 length-delimited */
+    assert_int_equal(meta_scan(wrong_type, sizeof wrong_type), -1);
+    uint8_t group[] = {0x0a, 1, 'a', 0x10, 1, 0x18, 7, 0xc3, 0x02};
+    assert_int_equal(meta_scan(group, sizeof group), -1);
+    uint8_t long_len[] = {0x0a, 0x7f, 'a', 0x10, 1, 0x18, 7};
+    assert_int_equal(meta_scan(long_len, sizeof long_len), -1);
+    uint8_t long_varint[] = {0x0a, 1, 'a', 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x18, 7};
+    assert_int_equal(meta_scan(long_varint, sizeof long_varint), -1);
+    uint8_t field0[] = {0x00, 1, 0x0a, 1, 'a', 0x10, 1, 0x18, 7}; /* unknown numbers are skipped */
+    assert_int_equal(meta_scan(field0, sizeof field0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_crc32c_long_and_combine),
         cmocka_unit_test(test_decoder_limits),
+        cmocka_unit_test(test_meta_info),
         cmocka_unit_test(test_all_fixtures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
