@@ -122,7 +122,7 @@ int aops_sub_skip(topic_t *t, const char *name, int64_t n)
     while (n > 0 && id < end) {
         if (!ackset_is_acked(&s->acks, id)) {
             ackset_ack(&s->acks, id);
-            mg_free(map_del_u64(&s->pending, id));
+            pending_free(s, map_del_u64(&s->pending, id));
             n--;
         }
         id++;

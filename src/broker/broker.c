@@ -208,6 +208,12 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create event loop");
         goto fail;
     }
+    if (mg_arena_init(&b->arena, 65536)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    mg_pool_init(&b->send_pool, producer_send_ctx_size(), 4096);
+    mg_pool_init(&b->pend_pool, sizeof(pending_entry_t), 65536);
     store_opts_t so = {
         .sync_data = cfg->journal_sync_data,
         .group_wait_ms = cfg->journal_max_group_wait_ms,
@@ -298,5 +304,8 @@ void broker_free(broker_t *b)
     }
     if (b->listen_fd >= 0) close(b->listen_fd);
     if (b->loop) loop_free(b->loop);
+    mg_arena_destroy(&b->arena);
+    mg_pool_destroy(&b->send_pool);
+    mg_pool_destroy(&b->pend_pool);
     mg_free(b);
 }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "broker/ackset.h"
+#include "common/arena.h"
+#include "common/pool.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/entry.h"
@@ -97,6 +99,11 @@ typedef struct pending_entry {
     consumer_t *consumer;  /* NULL once the consumer left (then it is queued for redelivery) */
     int32_t batch_size;
 } pending_entry_t;
+
+/* Pending entries come from and go back to the broker's pool (loop thread). */
+pending_entry_t *pending_new(subscription_t *s);
+size_t producer_send_ctx_size(void); /* for the broker's send_pool */
+void pending_free(subscription_t *s, void *pe); /* pe may be NULL */
 
 struct subscription {
     topic_t *topic;
@@ -211,6 +218,9 @@ struct conn {
 struct broker {
     mg_config_t *cfg;
     mg_loop_t *loop;
+    mg_arena_t arena;          /* loop thread: decoded commands, released after each frame */
+    mg_pool_t send_pool;       /* loop thread: in-flight SEND contexts (producer.c) */
+    mg_pool_t pend_pool;       /* loop thread: pending_entry_t of every subscription */
     mg_store_t *store;
     mg_meta_t *meta;
     int listen_fd;

@@ -712,8 +712,11 @@ static bool process_input(conn_t *c)
         if (refuse_oversized_send(c, max_frame)) continue;
         frame_t f;
         char err[200];
-        ssize_t n = frame_decode(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,
-                                 sizeof err);
+        mg_arena_t *arena = &c->b->arena;
+        mg_arena_mark_t mark = mg_arena_mark(arena);
+        ssize_t n = frame_decode_in(buf_head(&c->in), buf_readable(&c->in), max_frame, &f, err,
+                                    sizeof err, arena);
+        if (n <= 0) mg_arena_release(arena, mark);
         if (n == 0) return true;
         if (n < 0) {
             log_warn("%s: bad frame: %s; closing connection", c->addr, err);
@@ -722,6 +725,7 @@ static bool process_input(conn_t *c)
         }
         handle_frame(c, &f);
         frame_release(&f);
+        mg_arena_release(arena, mark); /* the command decoded for this frame, and all it held */
         if (c->closing) return false; /* the handler closed the connection */
         buf_consume(&c->in, (size_t)n);
         if (c->read_paused) return false;

@@ -279,9 +279,9 @@ void dispatch_run(subscription_t *s)
             entry_unref(e);
             break;
         }
-        pending_entry_t *pe = mg_malloc(sizeof *pe);
+        pending_entry_t *pe = pending_new(s);
         if (!pe || send_message(s, c, e)) {
-            mg_free(pe);
+            pending_free(s, pe);
             if (from_replay) idset_add(&s->replay, id);
             else s->read_pos = id;
             entry_unref(e);

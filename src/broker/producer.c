@@ -8,6 +8,7 @@
 #include "broker/broker.h"
 #include "common/crc32c.h"
 #include "common/alloc.h"
+#include "common/pool.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -25,7 +26,34 @@ typedef struct send_ctx {
     uint32_t bytes;
     uint64_t start_us;
     char *dedup_name;       /* producer name when dedup tracks this send */
+    char names[240];        /* where the two names go when they fit (the usual case) */
 } send_ctx_t;
+
+size_t producer_send_ctx_size(void)
+{
+    return sizeof(send_ctx_t);
+}
+
+/* A copy of name for sc: in sc->names from *used on when it fits, else on the heap. */
+static char *sc_name(send_ctx_t *sc, size_t *used, const char *name)
+{
+    size_t n = strlen(name) + 1;
+    if (sizeof sc->names - *used < n) return mg_strdup(name);
+    char *p = sc->names + *used;
+    memcpy(p, name, n);
+    *used += n;
+    return p;
+}
+
+static void sc_free(broker_t *b, send_ctx_t *sc)
+{
+    uintptr_t lo = (uintptr_t)sc->names, hi = lo + sizeof sc->names;
+    if (sc->topic_name && ((uintptr_t)sc->topic_name < lo || (uintptr_t)sc->topic_name >= hi))
+        mg_free(sc->topic_name);
+    if (sc->dedup_name && ((uintptr_t)sc->dedup_name < lo || (uintptr_t)sc->dedup_name >= hi))
+        mg_free(sc->dedup_name);
+    mg_pool_put(&b->send_pool, sc);
+}
 
 static void send_receipt(conn_t *c, uint64_t pid, uint64_t seq, uint64_t hseq, uint64_t ledger,
                          uint64_t entry)
@@ -328,9 +356,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
             conn_resume_read(c);
     }
     if (t && status == 0) dispatch_topic(t);
-    mg_free(sc->dedup_name);
-    mg_free(sc->topic_name);
-    mg_free(sc);
+    sc_free(b, sc);
 }
 
 void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payload, size_t len)
@@ -380,7 +406,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     uint64_t hseq = cmd->has_highest_sequence_id && cmd->highest_sequence_id > seq
                         ? cmd->highest_sequence_id
                         : seq;
-    char *dname = NULL;
+    const char *dname = NULL;
     if (topic_dedup_enabled(t)) {
         dedup_state_t *d = map_get(&t->dedup, p->name);
         if (d && (int64_t)seq <= d->pushed) {
@@ -395,7 +421,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
             map_put(&t->dedup, p->name, d);
         }
         d->pushed = (int64_t)hseq;
-        dname = mg_strdup(p->name);
+        dname = p->name;
     }
     mg_entry_t *e;
     if (pv.has_checksum) {
@@ -417,11 +443,15 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         e->data_crc = crc32c_combine(crc32c(0, e->data, 6), rd_u32be(e->data + 2), e->len - 6);
         e->has_data_crc = 1;
     }
-    send_ctx_t *sc = mg_calloc(1, sizeof *sc);
-    if (!e || !sc) {
+    send_ctx_t *sc = mg_pool_get(&b->send_pool);
+    size_t used = 0;
+    if (sc) {
+        sc->topic_name = sc_name(sc, &used, t->name);
+        sc->dedup_name = dname ? sc_name(sc, &used, dname) : NULL;
+    }
+    if (!e || !sc || !sc->topic_name || (dname && !sc->dedup_name)) {
         entry_unref(e);
-        mg_free(sc);
-        mg_free(dname);
+        if (sc) sc_free(b, sc);
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__ServiceNotReady, "no memory");
         return;
     }
@@ -431,20 +461,16 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     sc->conn_id = c->id;
     sc->producer_id = cmd->producer_id;
     sc->producer = p;
-    sc->topic_name = mg_strdup(t->name);
     sc->sequence_id = seq;
     sc->highest_sequence_id = hseq;
     sc->num_messages = nmsg;
     sc->bytes = (uint32_t)pv.entry_len;
     sc->start_us = mg_mono_us();
-    sc->dedup_name = dname;
     if (log_append(t->log, e, on_append_done, sc)) {
         entry_unref(e);
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__PersistenceError,
                    "Storage failed for this topic");
-        mg_free(sc->topic_name);
-        mg_free(sc->dedup_name);
-        mg_free(sc);
+        sc_free(b, sc);
         return;
     }
     entry_unref(e);

@@ -110,10 +110,20 @@ subscription_t *sub_get_or_create(topic_t *t, const char *name, int type, bool d
     return s;
 }
 
+pending_entry_t *pending_new(subscription_t *s)
+{
+    return mg_pool_get(&s->topic->b->pend_pool);
+}
+
+void pending_free(subscription_t *s, void *pe)
+{
+    mg_pool_put(&s->topic->b->pend_pool, pe);
+}
+
 static void clear_pending(subscription_t *s)
 {
     void *v;
-    for (size_t it = 0; map_next(&s->pending, &it, NULL, NULL, &v);) mg_free(v);
+    for (size_t it = 0; map_next(&s->pending, &it, NULL, NULL, &v);) pending_free(s, v);
     map_free(&s->pending);
     map_init_u64(&s->pending);
 }
@@ -225,7 +235,7 @@ static void elect_active(subscription_t *s, bool notify_all)
             for (size_t it = 0; map_next(&s->pending, &it, NULL, NULL, &v);) {
                 pending_entry_t *pe = v;
                 idset_add(&s->replay, pe->id);
-                mg_free(map_del_u64(&s->pending, pe->id));
+                pending_free(s, map_del_u64(&s->pending, pe->id));
             }
             prev->unacked = 0;
         }
@@ -344,7 +354,7 @@ void consumer_close(consumer_t *cs, bool notify_client)
             idset_add(&s->replay, id);
             uintptr_t cnt = (uintptr_t)map_get_u64(&s->redeliver_count, id);
             map_put_u64(&s->redeliver_count, id, (void *)(cnt + 1));
-            mg_free(map_del_u64(&s->pending, id));
+            pending_free(s, map_del_u64(&s->pending, id));
         }
         if (s->type == SUB_KEY_SHARED && s->ks_mode == 0) ks_release_auto(s, cs);
         s->last_active_ms = mg_now_ms();
@@ -569,7 +579,7 @@ static void settle(subscription_t *s, uint64_t id)
             pe->consumer->unacked = pe->consumer->unacked > n ? pe->consumer->unacked - n : 0;
             pe->consumer->acks++;
         }
-        mg_free(pe);
+        pending_free(s, pe);
     }
     map_del_u64(&s->redeliver_count, id);
     idset_remove(&s->replay, id);
@@ -653,7 +663,7 @@ static void redeliver_one(subscription_t *s, uint64_t id)
         pe->consumer->unacked = pe->consumer->unacked > n ? pe->consumer->unacked - n : 0;
         pe->consumer->msg_redeliver += n;
     }
-    mg_free(pe);
+    pending_free(s, pe);
     if (ackset_is_acked(&s->acks, id)) return;
     idset_add(&s->replay, id);
     uintptr_t cnt = (uintptr_t)map_get_u64(&s->redeliver_count, id);

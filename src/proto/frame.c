@@ -4,10 +4,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/arena.h"
 #include "common/crc32c.h"
+
+static void *arena_pb_alloc(void *a, size_t n)
+{
+    return mg_arena_alloc(a, n);
+}
+
+static void arena_pb_free(void *a, void *p)
+{
+    (void)a; /* arena memory goes with the arena's release */
+    (void)p;
+}
 
 ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
                      size_t errlen)
+{
+    return frame_decode_in(buf, len, max_frame, out, err, errlen, NULL);
+}
+
+ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
+                        size_t errlen, mg_arena_t *a)
 {
     memset(out, 0, sizeof *out);
     if (len < 4) return 0;
@@ -27,12 +45,14 @@ ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t
         return -1;
     }
     if (len < (size_t)total + 4) return 0;
-    pb_cmd_t *cmd = pulsar__proto__base_command__unpack(NULL, csize, buf + 8);
+    ProtobufCAllocator pa = {.alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = a};
+    pb_cmd_t *cmd = pulsar__proto__base_command__unpack(a ? &pa : NULL, csize, buf + 8);
     if (!cmd) {
         snprintf(err, errlen, "undecodable command (%u bytes)", csize);
         return -1;
     }
     out->cmd = cmd;
+    out->in_arena = a != NULL;
     out->frame_len = (size_t)total + 4;
     size_t plen = total - 4 - csize;
     if (plen) {
@@ -44,7 +64,7 @@ ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t
 
 void frame_release(frame_t *f)
 {
-    if (f->cmd) pulsar__proto__base_command__free_unpacked(f->cmd, NULL);
+    if (f->cmd && !f->in_arena) pulsar__proto__base_command__free_unpacked(f->cmd, NULL);
     f->cmd = NULL;
 }
 

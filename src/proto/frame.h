@@ -26,11 +26,14 @@ typedef Pulsar__Proto__MessageIdData pb_msgid_t;
 #define MG_PROTOCOL_VERSION 21      /* highest protocol version we speak */
 #define MG_FRAME_OVERHEAD (10 * 1024) /* headers allowed on top of maxMessageSize */
 
+typedef struct mg_arena mg_arena_t;
+
 typedef struct frame {
-    pb_cmd_t *cmd;          /* decoded command; owned, freed by frame_release */
+    pb_cmd_t *cmd;          /* decoded command; owned, freed by frame_release (or in an arena) */
     const uint8_t *payload; /* bytes after the command inside the frame, or NULL */
     size_t payload_len;
     size_t frame_len;       /* bytes this frame occupies in the input (4 + totalSize) */
+    bool in_arena;          /* cmd lives in an arena: frame_release leaves it to the arena's release */
 } frame_t;
 
 /* Decode one frame from the front of buf. Returns the frame length (>0) with *out filled,
@@ -39,6 +42,10 @@ typedef struct frame {
  * the stream cannot be resynchronised: close the connection. */
 ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
                      size_t errlen);
+/* The same, with the command decoded into arena a (no malloc; it goes with the arena's next
+ * release to a mark taken before this call). NULL a: as frame_decode. */
+ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
+                        size_t errlen, mg_arena_t *a);
 void frame_release(frame_t *f);
 
 typedef struct payload_view {

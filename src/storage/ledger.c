@@ -447,7 +447,7 @@ static void cache_unlink(mg_store_t *s, cnode_t *c)
     else s->ctail = c->prev;
     s->cache_bytes -= c->cost;
     entry_unref(c->e);
-    mg_free(c);
+    mg_pool_put(&s->cnode_pool, c);
 }
 
 /* Drop the oldest cached entry of l. */
@@ -499,7 +499,7 @@ static void cache_add(mg_log_t *l, mg_entry_t *e)
         l->ccap = nc;
         l->chead = 0;
     }
-    cnode_t *c = mg_malloc(sizeof *c);
+    cnode_t *c = mg_pool_get(&s->cnode_pool);
     if (!c) {
         cache_clear_log(l);
         return;
@@ -532,6 +532,8 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
     }
     s->efd = -1;
     s->o = *o;
+    mg_pool_init(&s->op_pool, sizeof(op_t), 4096);
+    mg_pool_init(&s->cnode_pool, sizeof(cnode_t), 4096);
     if (!s->o.segment_max_bytes) s->o.segment_max_bytes = DEFAULT_SEGMENT_MAX;
     if (s->o.group_wait_ms < 0) s->o.group_wait_ms = 0;
     map_init_str(&s->logs);
@@ -600,12 +602,12 @@ fail:
     return NULL;
 }
 
-static void ops_free(op_t *op)
+static void ops_free(mg_store_t *s, op_t *op)
 {
     while (op) {
         op_t *n = op->next;
         entry_unref(op->e);
-        mg_free(op);
+        mg_pool_put(&s->op_pool, op);
         op = n;
     }
 }
@@ -628,7 +630,7 @@ void store_close(mg_store_t *s)
     for (size_t it = 0; all && map_next(&s->logs, &it, &key, &uk, &v);) all[k++] = v;
     for (size_t i = 0; i < k; i++) log_close(all[i]);
     mg_free(all);
-    ops_free(s->c_head); /* completions of logs closed above are already gone */
+    ops_free(s, s->c_head); /* completions of logs closed above are already gone */
     s->c_head = s->c_tail = NULL;
 
     map_free(&s->logs);
@@ -636,6 +638,8 @@ void store_close(mg_store_t *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wcond);
     pthread_cond_destroy(&s->dcond);
+    mg_pool_destroy(&s->op_pool);
+    mg_pool_destroy(&s->cnode_pool);
     mg_free(s->dir);
     mg_free(s->ldir);
     mg_free(s);
@@ -698,7 +702,7 @@ void store_dispatch_completions(mg_store_t *s)
         void *arg = op->arg;
         uint64_t id = op->e->entry_id;
         entry_unref(op->e);
-        mg_free(op);
+        mg_pool_put(&s->op_pool, op);
         if (cb) cb(arg, st, id);
     }
     s->dlist = NULL;
@@ -967,7 +971,7 @@ void log_close(mg_log_t *l)
             pp = &op->next;
         }
     }
-    ops_free(drop);
+    ops_free(s, drop);
     map_del(&s->logs, l->topic);
     log_free(l);
 }
@@ -1004,9 +1008,9 @@ uint64_t log_next_id(const mg_log_t *l) { return l->next_id; }
 int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
 {
     if (l->failed || l->closing) return -1;
-    op_t *op = mg_malloc(sizeof *op);
-    if (!op) return -1;
     mg_store_t *s = l->s;
+    op_t *op = mg_pool_get(&s->op_pool);
+    if (!op) return -1;
     e->ledger_id = l->ledger_id;
     e->entry_id = l->next_id++;
     op->next = NULL;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/pool.h"
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "common/map.h"
@@ -146,6 +147,9 @@ struct mg_store {
     int efd;
     uint64_t next_ledger_id; /* loop thread */
     mg_map_t logs;           /* open logs by topic, loop thread */
+
+    /* recycled per-append objects, loop thread */
+    mg_pool_t op_pool, cnode_pool;
 
     /* cache, loop thread */
     cnode_t *chead, *ctail;
