@@ -433,6 +433,26 @@ def magnetar_f():
                      "examples/hexabuilders/hexabuilders.yaml missing or failing): start-up and RSS of an empty standalone")
 
 
+def heap_calls(path):
+    """Calls to malloc, calloc and realloc in a callgrind output file (names are compressed:
+    "(id) name" the first time, "(id)" after)."""
+    names, total, cur = {}, 0, None
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("cfn=", "fn=")):
+                m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.strip())
+                if m:
+                    if m.group(2):
+                        names[m.group(1)] = m.group(2)
+                    if line.startswith("cfn="):
+                        cur = names.get(m.group(1), "")
+            elif line.startswith("calls=") and cur is not None:
+                if cur in ("malloc", "calloc", "realloc"):
+                    total += int(line.split("=", 1)[1].split()[0])
+                cur = None
+    return total
+
+
 def magnetar_g():
     if Q:  # the smoke run may use a sanitizer build, which valgrind cannot run
         NOTES.append("(g) skipped in QUICK mode")
@@ -457,10 +477,11 @@ def magnetar_g():
         with open(out) as f:
             tot = [l for l in f if l.startswith("summary:") or l.startswith("totals:")]
         res[label] = int(tot[-1].split()[1])
+        res[label + "_heap"] = heap_calls(out)
         if label == "load":
             shutil.copy(out, os.path.join(RAW, "callgrind.magnetar.out"))
     R["mg_instr"] = {"per_msg": (res["load"] - res["idle"]) / n, "per_entry": (res["load"] - res["idle"]) / (n / BATCH),
-                     "messages": n}
+                     "messages": n, "heap_per_entry": (res["load_heap"] - res["idle_heap"]) / (n / BATCH)}
     if have("callgrind_annotate"):
         p = subprocess.run(["callgrind_annotate", "--inclusive=no", os.path.join(RAW, "callgrind.magnetar.out")],
                            capture_output=True, text=True)
@@ -705,9 +726,11 @@ def report(pngs):
     if "mg_instr" in R:
         gi = R["mg_instr"]
         w("(g) CPU cost (callgrind, broker process, all threads; run of %d msgs minus an idle run): "
-          "**%.0f instructions per message**, %.0f per entry of %d messages. "
+          "**%.0f instructions per message**, %.0f per entry of %d messages; %.2f heap allocations "
+          "(malloc, calloc, realloc calls) per entry. "
           "(`perf stat -e instructions` reports `<not supported>` in this VM.) Top functions: "
-          "`raw/callgrind.magnetar.txt`.\n" % (gi["messages"], gi["per_msg"], gi["per_entry"], BATCH))
+          "`raw/callgrind.magnetar.txt`.\n" % (gi["messages"], gi["per_msg"], gi["per_entry"], BATCH,
+                                               gi.get("heap_per_entry", float("nan"))))
     w("## Ratios and targets\n")
     w("| target | measured | ratio | status |")
     w("|---|---|---:|---|")
