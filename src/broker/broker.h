@@ -103,6 +103,9 @@ typedef struct pending_entry {
 /* Pending entries come from and go back to the broker's pool (loop thread). */
 pending_entry_t *pending_new(subscription_t *s);
 size_t producer_send_ctx_size(void); /* for the broker's send_pool */
+/* After the topic's log is closed (its callbacks will never run): give each SEND still in
+ * flight back to its connection (pending counts, reading resumed) and free it. */
+void producer_cancel_inflight(topic_t *t);
 void pending_free(subscription_t *s, void *pe); /* pe may be NULL */
 
 struct subscription {
@@ -153,6 +156,7 @@ struct topic {
     char *name;               /* canonical full name (a partition for partitioned topics) */
     topic_ident_t tn;
     mg_log_t *log;
+    struct send_ctx *inflight; /* SENDs storage has not reported back (producer.c) */
     mg_map_t producers;       /* name -> producer_t* */
     mg_map_t subs;            /* name -> subscription_t* */
     mg_map_t dedup;           /* producer name -> dedup_state_t* */

@@ -1,6 +1,7 @@
 /* producer.c - PRODUCER, SEND and CLOSE_PRODUCER: producer registration with access modes,
  * checksum verification, append to the topic log, SEND_RECEIPT only once the entry is durable,
  * and message deduplication by (producer name, sequence id), recovered from the log. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +15,22 @@
 
 #define CRC_DERIVE_MIN (16u << 10) /* see handle_send */
 
-/* One in-flight append: what the receipt needs once storage reports the entry durable. */
+/* One in-flight append: what the receipt needs once storage reports the entry durable. It is
+ * on its topic's inflight list until then; a topic that closes first cancels what is left
+ * (producer_cancel_inflight), so the topic pointer is always valid here. */
 typedef struct send_ctx {
+    struct send_ctx *prev, *next; /* topic->inflight */
     broker_t *b;
+    topic_t *topic;
     uint64_t conn_id;       /* the connection may be closed meanwhile: look it up by id */
     uint64_t producer_id;
     producer_t *producer;
-    char *topic_name;
     uint64_t sequence_id, highest_sequence_id;
     int32_t num_messages;
     uint32_t bytes;
     uint64_t start_us;
     char *dedup_name;       /* producer name when dedup tracks this send */
-    char names[240];        /* where the two names go when they fit (the usual case) */
+    char names[128];        /* where dedup_name goes when it fits (the usual case) */
 } send_ctx_t;
 
 size_t producer_send_ctx_size(void)
@@ -48,8 +52,6 @@ static char *sc_name(send_ctx_t *sc, size_t *used, const char *name)
 static void sc_free(broker_t *b, send_ctx_t *sc)
 {
     uintptr_t lo = (uintptr_t)sc->names, hi = lo + sizeof sc->names;
-    if (sc->topic_name && ((uintptr_t)sc->topic_name < lo || (uintptr_t)sc->topic_name >= hi))
-        mg_free(sc->topic_name);
     if (sc->dedup_name && ((uintptr_t)sc->dedup_name < lo || (uintptr_t)sc->dedup_name >= hi))
         mg_free(sc->dedup_name);
     mg_pool_put(&b->send_pool, sc);
@@ -319,12 +321,53 @@ void handle_close_producer(conn_t *c, Pulsar__Proto__CommandCloseProducer *cmd)
     conn_send_success(c, cmd->request_id);
 }
 
+static void inflight_unlink(send_ctx_t *sc)
+{
+    if (sc->prev) sc->prev->next = sc->next;
+    else sc->topic->inflight = sc->next;
+    if (sc->next) sc->next->prev = sc->prev;
+}
+
+/* The connection's side of a finished send: receipt or error to the producer if it is still
+ * there, and the connection's count of pending sends (reading resumes below half the limit). */
+static void send_finish(send_ctx_t *sc, int status, uint64_t ledger_id, uint64_t entry_id)
+{
+    broker_t *b = sc->b;
+    /* find the connection/producer again: either may have gone away meanwhile */
+    conn_t *c = conn_find(b, sc->conn_id);
+    if (c && map_get_u64(&c->producers, sc->producer_id) == sc->producer) {
+        producer_t *p = sc->producer;
+        p->pending--;
+        if (status == 0)
+            send_receipt(c, sc->producer_id, sc->sequence_id, sc->highest_sequence_id, ledger_id, entry_id);
+        else
+            send_error(c, sc->producer_id, sc->sequence_id, PULSAR__PROTO__SERVER_ERROR__PersistenceError,
+                       "Failed to persist the message");
+    }
+    if (c) {
+        c->pending_publish--;
+        if (c->read_paused && c->pending_publish < (uint64_t)b->cfg->max_pending_publish_per_conn / 2)
+            conn_resume_read(c);
+    }
+}
+
+void producer_cancel_inflight(topic_t *t)
+{
+    while (t->inflight) {
+        send_ctx_t *sc = t->inflight;
+        inflight_unlink(sc);
+        send_finish(sc, -ECANCELED, 0, 0);
+        sc_free(t->b, sc);
+    }
+}
+
 static void on_append_done(void *arg, int status, uint64_t entry_id)
 {
     send_ctx_t *sc = arg;
     broker_t *b = sc->b;
-    topic_t *t = map_get(&b->topics, sc->topic_name);
-    if (t && status == 0) {
+    topic_t *t = sc->topic;
+    inflight_unlink(sc);
+    if (status == 0) {
         uint64_t lat = mg_mono_us() - sc->start_us;
         static const uint64_t bounds_us[] = {500, 1000, 5000, 10000, 20000, 50000, 100000, 200000, 1000000};
         int bi = 0;
@@ -338,24 +381,8 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
         }
         if (++t->entries_since_snapshot >= 1000) dedup_snapshot(t);
     }
-    /* find the connection/producer again: either may have gone away meanwhile */
-    conn_t *c = conn_find(b, sc->conn_id);
-    if (c && map_get_u64(&c->producers, sc->producer_id) == sc->producer) {
-        producer_t *p = sc->producer;
-        p->pending--;
-        if (status == 0)
-            send_receipt(c, sc->producer_id, sc->sequence_id, sc->highest_sequence_id,
-                         t ? log_ledger_id(t->log) : 0, entry_id);
-        else
-            send_error(c, sc->producer_id, sc->sequence_id, PULSAR__PROTO__SERVER_ERROR__PersistenceError,
-                       "Failed to persist the message");
-    }
-    if (c) {
-        c->pending_publish--;
-        if (c->read_paused && c->pending_publish < (uint64_t)b->cfg->max_pending_publish_per_conn / 2)
-            conn_resume_read(c);
-    }
-    if (t && status == 0) dispatch_topic(t);
+    send_finish(sc, status, log_ledger_id(t->log), entry_id);
+    if (status == 0) dispatch_topic(t);
     sc_free(b, sc);
 }
 
@@ -445,11 +472,8 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     }
     send_ctx_t *sc = mg_pool_get(&b->send_pool);
     size_t used = 0;
-    if (sc) {
-        sc->topic_name = sc_name(sc, &used, t->name);
-        sc->dedup_name = dname ? sc_name(sc, &used, dname) : NULL;
-    }
-    if (!e || !sc || !sc->topic_name || (dname && !sc->dedup_name)) {
+    if (sc) sc->dedup_name = dname ? sc_name(sc, &used, dname) : NULL;
+    if (!e || !sc || (dname && !sc->dedup_name)) {
         entry_unref(e);
         if (sc) sc_free(b, sc);
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__ServiceNotReady, "no memory");
@@ -458,6 +482,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     int32_t nmsg = cmd->has_num_messages ? cmd->num_messages : 1;
     entry_info(e);
     sc->b = b;
+    sc->topic = t;
     sc->conn_id = c->id;
     sc->producer_id = cmd->producer_id;
     sc->producer = p;
@@ -473,6 +498,10 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         sc_free(b, sc);
         return;
     }
+    sc->prev = NULL; /* on the topic's list until storage reports back */
+    sc->next = t->inflight;
+    if (t->inflight) t->inflight->prev = sc;
+    t->inflight = sc;
     entry_unref(e);
     p->pending++;
     p->msg_in += (uint64_t)nmsg;

@@ -280,6 +280,7 @@ void topic_close(topic_t *t, bool delete_data)
     for (size_t it = 0; map_next(&t->dedup, &it, &k, NULL, &v);) mg_free(v);
     map_free(&t->dedup);
     log_close(t->log);
+    producer_cancel_inflight(t); /* what storage held is dropped with the log: no receipts */
     if (delete_data) {
         char key[2600];
         log_delete(b->store, t->name);

@@ -6,7 +6,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
@@ -250,10 +252,46 @@ static void test_pending_publish_limit(void **s)
     mgt_close(c);
 }
 
+/* A topic unloaded while its producer's SENDs wait in storage. The connection had stopped
+ * reading at maxPendingPublishRequestsPerConnection (1000); the unload closes the producer and
+ * the log, and the sends storage held are dropped with it. The connection must go on: its
+ * count of pending sends given back, reading resumed. (Every write waits 300 ms here, so the
+ * sends are still in storage when the unload comes.) */
+static void test_unload_with_pending_sends(void **s)
+{
+    mgt_broker_t *b = mgt_broker_start("journalMaxGroupWaitMSec=300\n");
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "unloadme", 1, "up", &f), T(PRODUCER_SUCCESS));
+    enum { N = 1200 };
+    mg_buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "up", "m", 1);
+    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
+    buf_free(&all);
+    usleep(50 * 1000);
+    mgt_http_res_t res;
+    assert_int_equal(mgt_http(b->web_port, "PUT", "/admin/v2/persistent/public/default/unloadme/unload",
+                              NULL, false, &res), 204);
+    mgt_http_res_free(&res);
+    assert_int_equal(mgt_expect(c, T(CLOSE_PRODUCER), &f, 5000), 1);
+    /* reading resumed: the buffered SENDs are answered (their producer is gone), then a new
+     * producer on the same connection works */
+    assert_int_equal(mgt_expect(c, T(SEND_ERROR), &f, 5000), 1);
+    assert_int_equal(mgt_producer(c, "unloadme", 2, "up2", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 2, 0, "up2", "after", 5, NULL, 0), 0);
+    assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0); /* clean exit: under ASan, nothing leaked */
+    mgt_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pending_publish_limit),
+        cmocka_unit_test(test_unload_with_pending_sends),
         cmocka_unit_test(test_connect_lookup),
         cmocka_unit_test(test_produce_consume),
         cmocka_unit_test(test_checksum_error),
