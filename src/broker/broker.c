@@ -159,7 +159,8 @@ static int cursor_timer(mg_loop_t *l, uint64_t id, void *arg)
     return cursor_interval_ms(b);
 }
 
-/* Keep-alive: PING a quiet peer; close one that stayed silent for two intervals. */
+/* Keep-alive: PING a quiet peer; close one that stayed silent for two intervals. A connection
+ * whose reading is paused (back-pressure) counts as heard from: its PONGs wait unread. */
 static int keepalive_timer(mg_loop_t *l, uint64_t id, void *arg)
 {
     broker_t *b = arg;
@@ -167,6 +168,7 @@ static int keepalive_timer(mg_loop_t *l, uint64_t id, void *arg)
     conn_t *c = b->conns;
     while (c) {
         conn_t *next = c->next;
+        if (c->read_paused) c->last_rx_ms = now; /* we are not listening: silence proves nothing */
         if (now - c->last_rx_ms > 2 * iv) {
             conn_close(c, "keep-alive timeout");
             c = next;

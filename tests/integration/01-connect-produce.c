@@ -287,11 +287,37 @@ static void test_unload_with_pending_sends(void **s)
     mgt_broker_free(b);
 }
 
+/* Reading paused for longer than the keep-alive timeout (two intervals): the client's PONGs
+ * wait unread in the socket, so its silence proves nothing and the connection must stay. Every
+ * write waits 2.5 s here, the keep-alive interval is 1 s. */
+static void test_keepalive_while_paused(void **s)
+{
+    mgt_broker_t *b = mgt_broker_start("journalMaxGroupWaitMSec=2500\nkeepAliveIntervalSeconds=1\n");
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "slowdisk", 1, "sp", &f), T(PRODUCER_SUCCESS));
+    enum { N = 1200 };
+    mg_buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "sp", "m", 1);
+    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
+    buf_free(&all);
+    for (int i = 0; i < N; i++) { /* mgt_expect answers the broker's PINGs meanwhile */
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 15000), 1);
+        assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
+    }
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pending_publish_limit),
         cmocka_unit_test(test_unload_with_pending_sends),
+        cmocka_unit_test(test_keepalive_while_paused),
         cmocka_unit_test(test_connect_lookup),
         cmocka_unit_test(test_produce_consume),
         cmocka_unit_test(test_checksum_error),
