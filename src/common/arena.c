@@ -4,15 +4,7 @@
 #include <stdint.h>
 
 #include "common/alloc.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "common/asan.h"
 
 struct mg_arena_block {
     mg_arena_block_t *prev;
@@ -27,7 +19,7 @@ static mg_arena_block_t *block_new(mg_arena_block_t *prev, size_t size)
     b->prev = prev;
     b->size = size;
     b->used = 0;
-    POISON(b->data, size);
+    MG_POISON(b->data, size);
     return b;
 }
 
@@ -42,7 +34,7 @@ void mg_arena_destroy(mg_arena_t *a)
 {
     while (a->cur) {
         mg_arena_block_t *p = a->cur->prev;
-        UNPOISON(a->cur->data, a->cur->size);
+        MG_UNPOISON(a->cur->data, a->cur->size);
         mg_free(a->cur);
         a->cur = p;
     }
@@ -60,7 +52,7 @@ void *mg_arena_alloc(mg_arena_t *a, size_t n)
     }
     void *p = b->data + b->used;
     b->used += need;
-    UNPOISON(p, n);
+    MG_UNPOISON(p, n);
     return p;
 }
 
@@ -73,12 +65,12 @@ void mg_arena_release(mg_arena_t *a, mg_arena_mark_t m)
 {
     while (a->cur && a->cur != m.block) {
         mg_arena_block_t *p = a->cur->prev;
-        UNPOISON(a->cur->data, a->cur->size);
+        MG_UNPOISON(a->cur->data, a->cur->size);
         mg_free(a->cur);
         a->cur = p;
     }
     if (a->cur) {
-        POISON(a->cur->data + m.used, a->cur->used - m.used);
+        MG_POISON(a->cur->data + m.used, a->cur->used - m.used);
         a->cur->used = m.used;
     }
 }

@@ -2,15 +2,7 @@
 #include "common/pool.h"
 
 #include "common/alloc.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "common/asan.h"
 
 void mg_pool_init(mg_pool_t *p, size_t size, size_t max_free)
 {
@@ -24,7 +16,7 @@ void mg_pool_destroy(mg_pool_t *p)
 {
     while (p->free) {
         void *x = p->free;
-        UNPOISON(x, p->size);
+        MG_UNPOISON(x, p->size);
         p->free = *(void **)x;
         mg_free(x);
     }
@@ -35,7 +27,7 @@ void *mg_pool_get(mg_pool_t *p)
 {
     void *x = p->free;
     if (!x) return mg_malloc(p->size);
-    UNPOISON(x, p->size);
+    MG_UNPOISON(x, p->size);
     p->free = *(void **)x;
     p->nfree--;
     return x;
@@ -51,5 +43,5 @@ void mg_pool_put(mg_pool_t *p, void *x)
     *(void **)x = p->free;
     p->free = x;
     p->nfree++;
-    POISON(x, p->size);
+    MG_POISON(x, p->size);
 }

@@ -231,24 +231,36 @@ static void test_oversized_send(void **s)
     mgt_close(c);
 }
 
+/* Create producer 1 named pname on topic, then write n SENDs (seq 0..n-1) in one go. */
+static void producer_burst(mgt_conn_t *c, const char *topic, const char *pname, int n)
+{
+    frame_t f;
+    assert_int_equal(mgt_producer(c, topic, 1, pname, &f), T(PRODUCER_SUCCESS));
+    mg_buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < n; i++) mgt_encode_send(&all, 1, (uint64_t)i, pname, "m", 1);
+    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
+    buf_free(&all);
+}
+
+/* n SEND_RECEIPTs, in sequence order, each within timeout_ms. */
+static void expect_receipts(mgt_conn_t *c, int n, int timeout_ms)
+{
+    frame_t f;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, timeout_ms), 1);
+        assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
+    }
+}
+
 /* More SENDs in one write than maxPendingPublishRequestsPerConnection (1000): the broker stops
  * reading at the limit with frames still buffered, and must go on with those once receipts
  * free room, even though nothing more arrives on the socket. */
 static void test_pending_publish_limit(void **s)
 {
     mgt_conn_t *c = mgt_connect(B->port, true);
-    frame_t f;
-    assert_int_equal(mgt_producer(c, "burst", 1, "burstp", &f), T(PRODUCER_SUCCESS));
-    enum { N = 2500 };
-    mg_buf_t all;
-    buf_init(&all);
-    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "burstp", "m", 1);
-    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
-    buf_free(&all);
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 5000), 1);
-        assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
-    }
+    producer_burst(c, "burst", "burstp", 2500);
+    expect_receipts(c, 2500, 5000);
     mgt_close(c);
 }
 
@@ -263,13 +275,7 @@ static void test_unload_with_pending_sends(void **s)
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
-    assert_int_equal(mgt_producer(c, "unloadme", 1, "up", &f), T(PRODUCER_SUCCESS));
-    enum { N = 1200 };
-    mg_buf_t all;
-    buf_init(&all);
-    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "up", "m", 1);
-    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
-    buf_free(&all);
+    producer_burst(c, "unloadme", "up", 1200);
     usleep(50 * 1000);
     mgt_http_res_t res;
     assert_int_equal(mgt_http(b->web_port, "PUT", "/admin/v2/persistent/public/default/unloadme/unload",
@@ -295,18 +301,8 @@ static void test_keepalive_while_paused(void **s)
     mgt_broker_t *b = mgt_broker_start("journalMaxGroupWaitMSec=2500\nkeepAliveIntervalSeconds=1\n");
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
-    frame_t f;
-    assert_int_equal(mgt_producer(c, "slowdisk", 1, "sp", &f), T(PRODUCER_SUCCESS));
-    enum { N = 1200 };
-    mg_buf_t all;
-    buf_init(&all);
-    for (int i = 0; i < N; i++) mgt_encode_send(&all, 1, (uint64_t)i, "sp", "m", 1);
-    assert_int_equal(mgt_send_raw(c, all.data, all.len), 0);
-    buf_free(&all);
-    for (int i = 0; i < N; i++) { /* mgt_expect answers the broker's PINGs meanwhile */
-        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 15000), 1);
-        assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
-    }
+    producer_burst(c, "slowdisk", "sp", 1200);
+    expect_receipts(c, 1200, 15000); /* mgt_expect answers the broker's PINGs meanwhile */
     mgt_close(c);
     assert_int_equal(mgt_broker_stop(b), 0);
     mgt_broker_free(b);
