@@ -51,11 +51,14 @@ static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
 
 /* Close the active segment (synced first when sync_data) and start one at first_id. The sync
  * covers everything written to the old file, so the batches written there complete with the
- * next fdatasync of the new one (or with one still in flight on the old one). */
+ * next fdatasync of the new one. It is needed even when this batch wrote nothing there yet
+ * (w_dirty false): an earlier batch's fdatasync of the old file may still be in flight, and a
+ * sync of the new file that returns first marks every batch up to its own durable. Without
+ * it, that earlier batch could be acknowledged before its file reached the disk. */
 static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
 {
     if (l->wf) {
-        if (s->o.sync_data && l->w_dirty && fdatasync(l->wf->fd) < 0) {
+        if (s->o.sync_data && fdatasync(l->wf->fd) < 0) {
             int e = errno;
             log_error("fdatasync(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
             writer_fail(l, -e);
