@@ -185,6 +185,24 @@ void conn_flush_locked(conn_t *c)
 int conn_send_raw_locked(conn_t *c, const void *p, size_t n)
 {
     if (c->state == CONN_CLOSED) return -1;
+    if (c->fd >= 0 && !buf_readable(&c->out)) {
+        /* nothing queued before these bytes: send them from where they are, and queue (copy)
+         * only what the socket does not take now */
+        const uint8_t *q = p;
+        while (n) {
+            ssize_t w = send(c->fd, q, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                q += w;
+                n -= (size_t)w;
+            } else if (w < 0 && errno == EINTR) {
+                continue;
+            } else {
+                break; /* full, or an error: conn_flush_locked below sees which */
+            }
+        }
+        if (!n) return 0;
+        p = q;
+    }
     if (buf_append(&c->out, p, n)) return -1;
     if (c->fd >= 0) conn_flush_locked(c);
     return 0;
