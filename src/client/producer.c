@@ -241,9 +241,15 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
 {
     mg_buf_t z;
     buf_init(&z);
-    if (compress_buf(p->conf.compression, m->data, m->len, &z)) {
-        buf_free(&z);
-        return MG_ERR_COMPRESSION;
+    const uint8_t *data = (const uint8_t *)m->data; /* uncompressed: encoded from the message */
+    size_t dlen = m->len;
+    if (p->conf.compression != MG_COMPRESSION_NONE) {
+        if (compress_buf(p->conf.compression, m->data, m->len, &z)) {
+            buf_free(&z);
+            return MG_ERR_COMPRESSION;
+        }
+        data = z.data;
+        dlen = z.len;
     }
     pb_meta_t md = PULSAR__PROTO__MESSAGE_METADATA__INIT;
     kvset_t ks;
@@ -257,7 +263,7 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
     size_t chunk = p->conf.chunk_max_size > 0 && (uint32_t)p->conf.chunk_max_size < max
                        ? (size_t)p->conf.chunk_max_size
                        : 0;
-    bool need_chunks = z.len > max || (chunk && z.len > chunk);
+    bool need_chunks = dlen > max || (chunk && dlen > chunk);
     if (need_chunks && !p->conf.chunking_enabled) {
         buf_free(&z);
         return MG_ERR_MESSAGE_TOO_BIG;
@@ -267,7 +273,7 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
         if (!op || !(op->cbs = mg_calloc(1, sizeof *op->cbs))) goto oom;
         op->seq = op->seq_last = seq;
         op->cbs[0] = (send_cb_item_t){cb, ctx};
-        if (op_encode(p, op, &md, z.data, z.len, 0, false)) {
+        if (op_encode(p, op, &md, data, dlen, 0, false)) {
             op_free(op);
             goto oom;
         }
@@ -282,15 +288,15 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
     }
     /* chunks: each carries uuid, chunk id, count and total size; only the last one reports */
     if (!chunk) chunk = max - 1024 - pulsar__proto__message_metadata__get_packed_size(&md);
-    int nchunks = (int)((z.len + chunk - 1) / chunk);
+    int nchunks = (int)((dlen + chunk - 1) / chunk);
     char uuid[300];
     snprintf(uuid, sizeof uuid, "%s-%lld", p->name ? p->name : "", (long long)seq);
     md.uuid = uuid;
     md.has_num_chunks_from_msg = md.has_total_chunk_msg_size = md.has_chunk_id = 1;
     md.num_chunks_from_msg = nchunks;
-    md.total_chunk_msg_size = (int32_t)z.len;
+    md.total_chunk_msg_size = (int32_t)dlen;
     for (int i = 0; i < nchunks; i++) {
-        size_t off = (size_t)i * chunk, n = z.len - off < chunk ? z.len - off : chunk;
+        size_t off = (size_t)i * chunk, n = dlen - off < chunk ? dlen - off : chunk;
         md.chunk_id = i;
         send_op_t *op = op_new(1);
         if (!op) {
@@ -304,7 +310,7 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
             op->cbs = mg_calloc(1, sizeof *op->cbs);
             if (op->cbs) op->cbs[0] = (send_cb_item_t){cb, ctx};
         }
-        if (op_encode(p, op, &md, z.data + off, n, 0, true)) {
+        if (op_encode(p, op, &md, data + off, n, 0, true)) {
             op_free(op);
             buf_free(&z);
             return MG_ERR_NO_MEMORY;
@@ -332,15 +338,24 @@ static void batch_flush_locked(struct mg_producer *p, batch_t *b)
     }
     send_op_t *op = op_new(b->n);
     mg_result r = MG_ERR_NO_MEMORY;
-    if (op && compress_buf(p->conf.compression, b->payload.data, b->payload.len, &z)) r = MG_ERR_COMPRESSION;
-    else if (op && z.len > max_size(p)) r = MG_ERR_MESSAGE_TOO_BIG;
+    /* uncompressed: the frame is encoded from the batch buffer itself (no intermediate copy) */
+    const uint8_t *data = b->payload.data;
+    size_t dlen = b->payload.len;
+    bool zfail = false;
+    if (p->conf.compression != MG_COMPRESSION_NONE) {
+        zfail = compress_buf(p->conf.compression, b->payload.data, b->payload.len, &z) != 0;
+        data = z.data;
+        dlen = z.len;
+    }
+    if (op && zfail) r = MG_ERR_COMPRESSION;
+    else if (op && dlen > max_size(p)) r = MG_ERR_MESSAGE_TOO_BIG;
     else if (op) {
         op->seq = b->seq_first;
         op->seq_last = b->seq_last;
         op->cbs = b->cbs;
         b->cbs = NULL;
         b->cbs_cap = 0;
-        if (op_encode(p, op, &md, z.data, z.len, b->n, false) == 0) {
+        if (op_encode(p, op, &md, data, dlen, b->n, false) == 0) {
             enqueue_op_locked(p, op);
             r = MG_OK;
         } else {
