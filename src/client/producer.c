@@ -273,16 +273,13 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
         if (!op || !(op->cbs = mg_calloc(1, sizeof *op->cbs))) goto oom;
         op->seq = op->seq_last = seq;
         op->cbs[0] = (send_cb_item_t){cb, ctx};
-        if (op_encode(p, op, &md, data, dlen, 0, false)) {
-            op_free(op);
-            goto oom;
-        }
+        if (op_encode(p, op, &md, data, dlen, 0, false)) goto oom; /* freed there, once */
         p->pending_msgs++;
         enqueue_op_locked(p, op);
         buf_free(&z);
         return MG_OK;
     oom:
-        if (op) mg_free(op);
+        if (op) op_free(op);
         buf_free(&z);
         return MG_ERR_NO_MEMORY;
     }
