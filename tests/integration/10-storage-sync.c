@@ -1,0 +1,87 @@
+/* 10-storage-sync: a receipt never comes before the fdatasync that makes its entry durable,
+ * with a slow disk. The broker runs with tests/integration/shim/slow_sync.c preloaded: every
+ * fdatasync of a log's first segment file returns 400 ms late.
+ *
+ * Across a segment roll: entry 0 and entry 1 go to segment 0, each with its own (slow) sync in
+ * flight; entry 2 does not fit and starts segment 1, whose sync is quick. A sync completes every
+ * batch written before it started, so segment 1's sync may complete entries 0 and 1 only if
+ * segment 0 was synced at the roll. Without that sync, entry 0 was acknowledged within
+ * milliseconds, before its own file was on disk. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/timeutil.h"
+#include "mgtest.h"
+
+#define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
+#define SLOW_MS 400
+
+static mgt_broker_t *start_with_slow_segment0(const char *conf)
+{
+    const char *lib = getenv("MG_SLOW_SYNC_LIB"); /* set by ctest (CMakeLists.txt) */
+    assert_non_null(lib);
+    assert_int_equal(access(lib, R_OK), 0);
+    char *asan_old = getenv("ASAN_OPTIONS") ? strdup(getenv("ASAN_OPTIONS")) : NULL;
+    char asan[1024], ms[16];
+    /* the shim is preloaded before ASan's runtime: tell ASan that is intended */
+    snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0", asan_old ? asan_old : "",
+             asan_old ? ":" : "");
+    snprintf(ms, sizeof ms, "%d", SLOW_MS);
+    setenv("ASAN_OPTIONS", asan, 1);
+    setenv("LD_PRELOAD", lib, 1);
+    setenv("MG_SLOW_SYNC_SUFFIX", "/00000000000000000000.seg", 1);
+    setenv("MG_SLOW_SYNC_MS", ms, 1);
+    mgt_broker_t *b = mgt_broker_start(conf);
+    unsetenv("LD_PRELOAD"); /* for this process's later children */
+    unsetenv("MG_SLOW_SYNC_SUFFIX");
+    if (asan_old) setenv("ASAN_OPTIONS", asan_old, 1);
+    else unsetenv("ASAN_OPTIONS");
+    free(asan_old);
+    return b;
+}
+
+static void test_roll_waits_for_old_segment(void **s)
+{
+    mgt_broker_t *b = start_with_slow_segment0("managedLedgerMaxSizePerLedgerMbytes=1\n");
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "rollsync", 1, "rp", &f), T(PRODUCER_SUCCESS));
+    enum { SIZE = 400 * 1024 }; /* two fit in a 1 MB segment, the third starts the next */
+    char *data = malloc(SIZE);
+    memset(data, 'r', SIZE);
+    uint64_t t0 = mg_mono_ms(), at[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mgt_send(c, 1, (uint64_t)i, "rp", data, SIZE, NULL, 0), 0);
+        usleep(40 * 1000); /* separate writes, each with its own sync */
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
+        uint64_t seq = f.cmd->send_receipt->sequence_id;
+        assert_true(seq < 3);
+        at[seq] = mg_mono_ms() - t0;
+    }
+    free(data);
+    /* entries 0 and 1 are durable only once segment 0's slow sync returned */
+    printf("receipts after %llu, %llu, %llu ms (segment 0 syncs take %d ms more)\n",
+           (unsigned long long)at[0], (unsigned long long)at[1], (unsigned long long)at[2], SLOW_MS);
+    assert_true(at[0] >= SLOW_MS - 20);
+    assert_true(at[1] >= SLOW_MS - 20);
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roll_waits_for_old_segment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,50 @@
+/* slow_sync: an LD_PRELOAD fault injector for storage tests. fdatasync() and fsync() of any file
+ * whose path ends with $MG_SLOW_SYNC_SUFFIX take $MG_SLOW_SYNC_MS longer (after the real call:
+ * the data is on disk only when the call returns, as with a slow disk). Everything else goes
+ * straight to libc. Built without sanitizers; the broker under test runs with
+ * ASAN_OPTIONS=verify_asan_link_order=0. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int slow(int fd)
+{
+    const char *suffix = getenv("MG_SLOW_SYNC_SUFFIX");
+    if (!suffix || !*suffix) return 0;
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n <= 0) return 0;
+    path[n] = '\0';
+    size_t sl = strlen(suffix);
+    return (size_t)n >= sl && !strcmp(path + n - sl, suffix);
+}
+
+static void delay(void)
+{
+    const char *ms = getenv("MG_SLOW_SYNC_MS");
+    usleep((useconds_t)(ms ? atoi(ms) : 300) * 1000);
+}
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    int r = real(fd);
+    if (slow(fd)) delay();
+    return r;
+}
+
+int fsync(int fd)
+{
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    int r = real(fd);
+    if (slow(fd)) delay();
+    return r;
+}
