@@ -6,11 +6,16 @@
  * flight; entry 2 does not fit and starts segment 1, whose sync is quick. A sync completes every
  * batch written before it started, so segment 1's sync may complete entries 0 and 1 only if
  * segment 0 was synced at the roll. Without that sync, entry 0 was acknowledged within
- * milliseconds, before its own file was on disk. */
+ * milliseconds, before its own file was on disk.
+ *
+ * A failing disk: when the fdatasync of a log's file fails (EIO), what it held is of unknown
+ * durability. Its SENDs get PersistenceError, never a receipt, and so do later ones on that
+ * log; the broker stays up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,7 @@
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 #define SLOW_MS 400
 
-static mgt_broker_t *start_with_slow_segment0(const char *conf)
+static mgt_broker_t *start_with_slow_segment0(const char *conf, int ms_late, bool fail)
 {
     const char *lib = getenv("MG_SLOW_SYNC_LIB"); /* set by ctest (CMakeLists.txt) */
     assert_non_null(lib);
@@ -32,12 +37,14 @@ static mgt_broker_t *start_with_slow_segment0(const char *conf)
     /* the shim is preloaded before ASan's runtime: tell ASan that is intended */
     snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0", asan_old ? asan_old : "",
              asan_old ? ":" : "");
-    snprintf(ms, sizeof ms, "%d", SLOW_MS);
+    snprintf(ms, sizeof ms, "%d", ms_late);
     setenv("ASAN_OPTIONS", asan, 1);
     setenv("LD_PRELOAD", lib, 1);
     setenv("MG_SLOW_SYNC_SUFFIX", "/00000000000000000000.seg", 1);
     setenv("MG_SLOW_SYNC_MS", ms, 1);
+    if (fail) setenv("MG_SLOW_SYNC_FAIL", "1", 1);
     mgt_broker_t *b = mgt_broker_start(conf);
+    unsetenv("MG_SLOW_SYNC_FAIL");
     unsetenv("LD_PRELOAD"); /* for this process's later children */
     unsetenv("MG_SLOW_SYNC_SUFFIX");
     if (asan_old) setenv("ASAN_OPTIONS", asan_old, 1);
@@ -48,7 +55,7 @@ static mgt_broker_t *start_with_slow_segment0(const char *conf)
 
 static void test_roll_waits_for_old_segment(void **s)
 {
-    mgt_broker_t *b = start_with_slow_segment0("managedLedgerMaxSizePerLedgerMbytes=1\n");
+    mgt_broker_t *b = start_with_slow_segment0("managedLedgerMaxSizePerLedgerMbytes=1\n", SLOW_MS, false);
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
@@ -78,10 +85,31 @@ static void test_roll_waits_for_old_segment(void **s)
     mgt_broker_free(b);
 }
 
+static void test_failed_sync_is_not_acknowledged(void **s)
+{
+    mgt_broker_t *b = start_with_slow_segment0(NULL, 0, true);
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "badisk", 1, "bp", &f), T(PRODUCER_SUCCESS));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mgt_send(c, 1, (uint64_t)i, "bp", "lost?", 5, NULL, 0), 0);
+        assert_int_equal(mgt_recv(c, &f, 10000), 1);
+        assert_int_equal(f.cmd->type, T(SEND_ERROR)); /* never a SEND_RECEIPT */
+        assert_int_equal(f.cmd->send_error->sequence_id, (uint64_t)i);
+        assert_int_equal(f.cmd->send_error->error, PULSAR__PROTO__SERVER_ERROR__PersistenceError);
+    }
+    assert_true(mgt_broker_alive(b));
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roll_waits_for_old_segment),
+        cmocka_unit_test(test_failed_sync_is_not_acknowledged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,14 @@
 /* slow_sync: an LD_PRELOAD fault injector for storage tests. fdatasync() and fsync() of any file
  * whose path ends with $MG_SLOW_SYNC_SUFFIX take $MG_SLOW_SYNC_MS longer (after the real call:
- * the data is on disk only when the call returns, as with a slow disk). Everything else goes
- * straight to libc. Built without sanitizers; the broker under test runs with
+ * the data is on disk only when the call returns, as with a slow disk), and with
+ * $MG_SLOW_SYNC_FAIL set they then fail with EIO, as a failing disk's would. Everything else
+ * goes straight to libc. Built without sanitizers; the broker under test runs with
  * ASAN_OPTIONS=verify_asan_link_order=0. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,16 @@ static int slow(int fd)
     return (size_t)n >= sl && !strcmp(path + n - sl, suffix);
 }
 
-static void delay(void)
+/* The delay, then the result a matched call returns instead of r. */
+static int delay(int r)
 {
     const char *ms = getenv("MG_SLOW_SYNC_MS");
     usleep((useconds_t)(ms ? atoi(ms) : 300) * 1000);
+    if (getenv("MG_SLOW_SYNC_FAIL")) {
+        errno = EIO;
+        return -1;
+    }
+    return r;
 }
 
 int fdatasync(int fd)
@@ -36,8 +44,7 @@ int fdatasync(int fd)
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     int r = real(fd);
-    if (slow(fd)) delay();
-    return r;
+    return slow(fd) ? delay(r) : r;
 }
 
 int fsync(int fd)
@@ -45,6 +52,5 @@ int fsync(int fd)
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     int r = real(fd);
-    if (slow(fd)) delay();
-    return r;
+    return slow(fd) ? delay(r) : r;
 }
