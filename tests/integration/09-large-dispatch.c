@@ -126,17 +126,26 @@ static void test_split_sends(void **s)
     }
     const size_t sizes[] = {3, 17, 900, 70000, 4096, 150000, 1, 33000, 8};
     send_pieces(p, all.data, all.len, sizes, 9);
+    /* The checksum error goes out as soon as the frame is read, as Pulsar's broker sends it;
+     * receipts wait for the disk. So the error may come before earlier receipts: the receipts
+     * come in order among themselves, the error once, for the bad frame. */
+    uint64_t next_receipt = 0;
+    int errors = 0;
     for (int i = 0; i < NF; i++) {
         assert_int_equal(mgt_recv(p, &f, 10000), 1);
-        if (i == BAD) {
-            assert_int_equal(f.cmd->type, T(SEND_ERROR));
-            assert_int_equal(f.cmd->send_error->sequence_id, (uint64_t)i);
+        if (f.cmd->type == T(SEND_ERROR)) {
+            assert_int_equal(f.cmd->send_error->sequence_id, BAD);
             assert_int_equal(f.cmd->send_error->error, PULSAR__PROTO__SERVER_ERROR__ChecksumError);
-        } else {
-            assert_int_equal(f.cmd->type, T(SEND_RECEIPT));
-            assert_int_equal(f.cmd->send_receipt->sequence_id, (uint64_t)i);
+            errors++;
+            continue;
         }
+        assert_int_equal(f.cmd->type, T(SEND_RECEIPT));
+        if (next_receipt == BAD) next_receipt++;
+        assert_int_equal(f.cmd->send_receipt->sequence_id, next_receipt);
+        next_receipt++;
     }
+    assert_int_equal(errors, 1);
+    assert_int_equal(next_receipt, NF);
     /* the consumer gets the 7 good ones, byte-exact */
     for (int i = 0; i < NF; i++) {
         if (i == BAD) continue;
