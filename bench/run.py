@@ -278,15 +278,21 @@ def magnetar_a():
         m.stop()
 
 
-def median_run(runs, raw):
-    """The run with the median first field of runs [(figure, i, ...)]. Run i wrote its raw files
-    as <raw><i>.* (run 0 as <raw>.*); the median one's are copied to <raw>.*, which the plots read."""
+def run_name(raw, i):
+    """Raw-file name of repeated run i: run 0 writes <raw>.*, run i <raw><i>.*"""
+    return raw if i == 0 else "%s%d" % (raw, i)
+
+
+def median_run(runs, *raws):
+    """The run with the median first field of runs [(figure, i, ...)]. For each raw name, the
+    median run's files are copied to <raw>.*, which the plots read."""
     m = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
     if m[1] != 0:
-        for ext in (".lat", ".series", ".txt"):
-            src = os.path.join(RAW, "%s%d%s" % (raw, m[1], ext))
-            if os.path.exists(src):
-                shutil.copy(src, os.path.join(RAW, raw + ext))
+        for raw in raws:
+            for ext in (".lat", ".series", ".txt"):
+                src = os.path.join(RAW, run_name(raw, m[1]) + ext)
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(RAW, raw + ext))
     return m
 
 
@@ -318,10 +324,10 @@ def magnetar_b():
             per_job = rate / BATCH / 4 * ENTRY_BYTES
             f = fio("fio_b%d" % i, jobs=4, rate_per_job=per_job, size="%dk" % max(1024, per_job * LAT_SECONDS / 1024))
         if os.path.exists(DISKP):
-            dp = disk_paced("disk_paced_b" if i == 0 else "disk_paced_b%d" % i, rate / BATCH / 4)
+            dp = disk_paced(run_name("disk_paced_b", i), rate / BATCH / 4)
         m = Magnetar("mg_lat%d" % i)
         try:
-            r = load(m.port, "mg_b" if i == 0 else "mg_b%d" % i,
+            r = load(m.port, run_name("mg_b", i),
                      MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
                                 "--warmup", str(WARMUP)] + RT + [
                                 "--topic", "persistent://public/default/lat"])
@@ -330,11 +336,7 @@ def magnetar_b():
         runs.append((r["pub_p99_ms"], i, r, f, dp))
     R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None,
                              disk_p99=x[4]["resp_p99_ms"] if x[4] else None) for x in runs]
-    _, mi, R["mg_lat"], f, dp = median_run(runs, "mg_b")
-    if mi:  # the plot reads the disk-alone percentiles of the reported run
-        src = os.path.join(RAW, "disk_paced_b%d.lat" % mi)
-        if os.path.exists(src):
-            shutil.copy(src, os.path.join(RAW, "disk_paced_b.lat"))
+    _, _, R["mg_lat"], f, dp = median_run(runs, "mg_b", "disk_paced_b")
     if f:
         R["fio_b"] = f
     if dp:
@@ -352,7 +354,7 @@ def magnetar_c():
         ip = iperf3("iperf3_c%d" % i) if have("iperf3") else None
         m = Magnetar("mg_fanout%d" % i)
         try:
-            r = load(m.port, "mg_c" if i == 0 else "mg_c%d" % i,
+            r = load(m.port, run_name("mg_c", i),
                      MG_ARGS + ["-k", "4", "-n", str(N_FANOUT), "--topic", "persistent://public/default/fan"])
         finally:
             m.stop()

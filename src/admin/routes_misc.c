@@ -36,7 +36,7 @@ static void health_appended(void *arg, int status, uint64_t entry_id)
     mg_entry_t *e;
     if (log_read(h->log, entry_id, &e)) return health_done(h, false, "read back failed");
     payload_view_t pv;
-    bool ok = payload_parse(e->data, e->len, &pv) == 0 && pv.data_len == strlen(h->payload) &&
+    bool ok = payload_layout(e->data, e->len, &pv) == 0 && pv.data_len == strlen(h->payload) &&
               !memcmp(pv.data, h->payload, pv.data_len);
     entry_unref(e);
     /* keep the health-check log small: drop what earlier checks wrote */

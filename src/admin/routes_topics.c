@@ -269,7 +269,7 @@ static void reply_message(admin_req_t *r, topic_t *t, uint64_t id)
     if (topic_read_entry(t, id, &e)) return reply_err(r, 404, "Message not found");
     payload_view_t pv;
     pb_meta_t *md = NULL;
-    if (payload_parse(e->data, e->len, &pv) || !(md = payload_metadata(&pv))) {
+    if (payload_layout(e->data, e->len, &pv) || !(md = payload_metadata(&pv))) {
         entry_unref(e);
         return reply_err(r, 500, "Stored entry is corrupt");
     }

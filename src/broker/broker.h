@@ -102,11 +102,12 @@ typedef struct pending_entry {
 
 /* Pending entries come from and go back to the broker's pool (loop thread). */
 pending_entry_t *pending_new(subscription_t *s);
+void pending_free(subscription_t *s, void *pe); /* pe may be NULL */
+
 size_t producer_send_ctx_size(void); /* for the broker's send_pool */
 /* After the topic's log is closed (its callbacks will never run): give each SEND still in
  * flight back to its connection (pending counts, reading resumed) and free it. */
 void producer_cancel_inflight(topic_t *t);
-void pending_free(subscription_t *s, void *pe); /* pe may be NULL */
 
 struct subscription {
     topic_t *topic;

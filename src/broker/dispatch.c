@@ -20,7 +20,7 @@ int entry_info(mg_entry_t *e)
     e->num_messages = 1;
     payload_view_t pv;
     meta_info_t mi;
-    if (payload_parse(e->data, e->len, &pv) || payload_meta_info(&pv, &mi)) return -1;
+    if (payload_layout(e->data, e->len, &pv) || payload_meta_info(&pv, &mi)) return -1;
     if (mi.num_messages > 0) e->num_messages = mi.num_messages;
     e->publish_time = mi.publish_time;
     e->deliver_at = mi.deliver_at;

@@ -29,8 +29,8 @@ typedef struct send_ctx {
     int32_t num_messages;
     uint32_t bytes;
     uint64_t start_us;
-    char *dedup_name;       /* producer name when dedup tracks this send */
-    char names[128];        /* where dedup_name goes when it fits (the usual case) */
+    dedup_state_t *dedup;   /* the producer's dedup state when dedup tracks this send; it lives
+                             * as long as the topic, and so outlives this send */
 } send_ctx_t;
 
 size_t producer_send_ctx_size(void)
@@ -38,24 +38,6 @@ size_t producer_send_ctx_size(void)
     return sizeof(send_ctx_t);
 }
 
-/* A copy of name for sc: in sc->names from *used on when it fits, else on the heap. */
-static char *sc_name(send_ctx_t *sc, size_t *used, const char *name)
-{
-    size_t n = strlen(name) + 1;
-    if (sizeof sc->names - *used < n) return mg_strdup(name);
-    char *p = sc->names + *used;
-    memcpy(p, name, n);
-    *used += n;
-    return p;
-}
-
-static void sc_free(broker_t *b, send_ctx_t *sc)
-{
-    uintptr_t lo = (uintptr_t)sc->names, hi = lo + sizeof sc->names;
-    if (sc->dedup_name && ((uintptr_t)sc->dedup_name < lo || (uintptr_t)sc->dedup_name >= hi))
-        mg_free(sc->dedup_name);
-    mg_pool_put(&b->send_pool, sc);
-}
 
 static void send_receipt(conn_t *c, uint64_t pid, uint64_t seq, uint64_t hseq, uint64_t ledger,
                          uint64_t entry)
@@ -357,7 +339,7 @@ void producer_cancel_inflight(topic_t *t)
         send_ctx_t *sc = t->inflight;
         inflight_unlink(sc);
         send_finish(sc, -ECANCELED, 0, 0);
-        sc_free(t->b, sc);
+        mg_pool_put(&t->b->send_pool, sc);
     }
 }
 
@@ -374,16 +356,13 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
         while (bi < 9 && lat > bounds_us[bi]) bi++;
         t->write_lat_buckets[bi]++;
         t->write_lat_sum_us += lat;
-        if (sc->dedup_name) {
-            dedup_state_t *d = map_get(&t->dedup, sc->dedup_name);
-            if (d && (int64_t)sc->highest_sequence_id > d->persisted)
-                d->persisted = (int64_t)sc->highest_sequence_id;
-        }
+        if (sc->dedup && (int64_t)sc->highest_sequence_id > sc->dedup->persisted)
+            sc->dedup->persisted = (int64_t)sc->highest_sequence_id;
         if (++t->entries_since_snapshot >= 1000) dedup_snapshot(t);
     }
     send_finish(sc, status, log_ledger_id(t->log), entry_id);
     if (status == 0) dispatch_topic(t);
-    sc_free(b, sc);
+    mg_pool_put(&b->send_pool, sc);
 }
 
 void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payload, size_t len)
@@ -433,7 +412,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     uint64_t hseq = cmd->has_highest_sequence_id && cmd->highest_sequence_id > seq
                         ? cmd->highest_sequence_id
                         : seq;
-    const char *dname = NULL;
+    dedup_state_t *dedup = NULL;
     if (topic_dedup_enabled(t)) {
         dedup_state_t *d = map_get(&t->dedup, p->name);
         if (d && (int64_t)seq <= d->pushed) {
@@ -448,7 +427,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
             map_put(&t->dedup, p->name, d);
         }
         d->pushed = (int64_t)hseq;
-        dname = p->name;
+        dedup = d;
     }
     mg_entry_t *e;
     if (pv.has_checksum) {
@@ -471,11 +450,9 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         e->has_data_crc = 1;
     }
     send_ctx_t *sc = mg_pool_get(&b->send_pool);
-    size_t used = 0;
-    if (sc) sc->dedup_name = dname ? sc_name(sc, &used, dname) : NULL;
-    if (!e || !sc || (dname && !sc->dedup_name)) {
+    if (!e || !sc) {
         entry_unref(e);
-        if (sc) sc_free(b, sc);
+        mg_pool_put(&b->send_pool, sc);
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__ServiceNotReady, "no memory");
         return;
     }
@@ -491,11 +468,12 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     sc->num_messages = nmsg;
     sc->bytes = (uint32_t)pv.entry_len;
     sc->start_us = mg_mono_us();
+    sc->dedup = dedup;
     if (log_append(t->log, e, on_append_done, sc)) {
         entry_unref(e);
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__PersistenceError,
                    "Storage failed for this topic");
-        sc_free(b, sc);
+        mg_pool_put(&b->send_pool, sc);
         return;
     }
     sc->prev = NULL; /* on the topic's list until storage reports back */
@@ -589,7 +567,7 @@ void dedup_recover(topic_t *t)
         mg_entry_t *e;
         if (log_read(t->log, id, &e)) continue;
         payload_view_t pv;
-        if (payload_parse(e->data, e->len, &pv) == 0) {
+        if (payload_layout(e->data, e->len, &pv) == 0) {
             pb_meta_t *md = payload_metadata(&pv);
             if (md) {
                 int64_t s = (int64_t)md->sequence_id;

@@ -53,6 +53,19 @@ int compress_buf(int codec, const uint8_t *in, size_t n, mg_buf_t *out)
     return -1;
 }
 
+int compress_view(int codec, const uint8_t *in, size_t n, mg_buf_t *z, const uint8_t **data,
+                  size_t *len)
+{
+    if (codec == MG_COMPRESSION_NONE) {
+        *data = in;
+        *len = n;
+        return 0;
+    }
+    if (compress_buf(codec, in, n, z)) return -1;
+    *data = z->data;
+    *len = z->len;
+    return 0;
+}
 int decompress_buf(int codec, const uint8_t *in, size_t n, size_t unc, uint8_t **out)
 {
     *out = NULL;

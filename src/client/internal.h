@@ -351,6 +351,10 @@ int message_fill_from_meta(mg_message_t *m, const pb_meta_t *md);
 /* ---- compress.c (pure) -------------------------------------------------------------------- */
 /* Pulsar CompressionType values: NONE 0, LZ4 1, ZLIB 2, ZSTD 3, SNAPPY 4. */
 int compress_buf(int codec, const uint8_t *in, size_t n, mg_buf_t *out);
+/* The bytes a frame carries for in: in itself without compression (no copy), else its
+ * compressed form, built in z. 0, or -1 when compression fails. */
+int compress_view(int codec, const uint8_t *in, size_t n, mg_buf_t *z, const uint8_t **data,
+                  size_t *len);
 int decompress_buf(int codec, const uint8_t *in, size_t n, size_t uncompressed, uint8_t **out);
 
 /* ---- consumer.c ---------------------------------------------------------------------------- */

@@ -241,15 +241,11 @@ static mg_result send_single_locked(struct mg_producer *p, const mg_message_t *m
 {
     mg_buf_t z;
     buf_init(&z);
-    const uint8_t *data = (const uint8_t *)m->data; /* uncompressed: encoded from the message */
-    size_t dlen = m->len;
-    if (p->conf.compression != MG_COMPRESSION_NONE) {
-        if (compress_buf(p->conf.compression, m->data, m->len, &z)) {
-            buf_free(&z);
-            return MG_ERR_COMPRESSION;
-        }
-        data = z.data;
-        dlen = z.len;
+    const uint8_t *data;
+    size_t dlen;
+    if (compress_view(p->conf.compression, m->data, m->len, &z, &data, &dlen)) {
+        buf_free(&z);
+        return MG_ERR_COMPRESSION;
     }
     pb_meta_t md = PULSAR__PROTO__MESSAGE_METADATA__INIT;
     kvset_t ks;
@@ -335,15 +331,9 @@ static void batch_flush_locked(struct mg_producer *p, batch_t *b)
     }
     send_op_t *op = op_new(b->n);
     mg_result r = MG_ERR_NO_MEMORY;
-    /* uncompressed: the frame is encoded from the batch buffer itself (no intermediate copy) */
-    const uint8_t *data = b->payload.data;
-    size_t dlen = b->payload.len;
-    bool zfail = false;
-    if (p->conf.compression != MG_COMPRESSION_NONE) {
-        zfail = compress_buf(p->conf.compression, b->payload.data, b->payload.len, &z) != 0;
-        data = z.data;
-        dlen = z.len;
-    }
+    const uint8_t *data = NULL;
+    size_t dlen = 0;
+    bool zfail = compress_view(p->conf.compression, b->payload.data, b->payload.len, &z, &data, &dlen) != 0;
     if (op && zfail) r = MG_ERR_COMPRESSION;
     else if (op && dlen > max_size(p)) r = MG_ERR_MESSAGE_TOO_BIG;
     else if (op) {

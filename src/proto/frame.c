@@ -68,7 +68,7 @@ void frame_release(frame_t *f)
     f->cmd = NULL;
 }
 
-int payload_parse(const uint8_t *p, size_t len, payload_view_t *out)
+static int parse(const uint8_t *p, size_t len, payload_view_t *out, bool verify)
 {
     memset(out, 0, sizeof *out);
     if (len >= 6 && rd_u16be(p) == MG_MAGIC_BROKER_ENTRY_METADATA) {
@@ -83,7 +83,7 @@ int payload_parse(const uint8_t *p, size_t len, payload_view_t *out)
         if (len < 10) return -1;
         out->has_checksum = true;
         uint32_t crc = rd_u32be(p + 2);
-        out->checksum_ok = crc32c(0, p + 6, len - 6) == crc;
+        if (verify) out->checksum_ok = crc32c(0, p + 6, len - 6) == crc;
         p += 6;
         len -= 6;
     }
@@ -95,6 +95,16 @@ int payload_parse(const uint8_t *p, size_t len, payload_view_t *out)
     out->data = p + 4 + ms;
     out->data_len = len - 4 - ms;
     return 0;
+}
+
+int payload_parse(const uint8_t *p, size_t len, payload_view_t *out)
+{
+    return parse(p, len, out, true);
+}
+
+int payload_layout(const uint8_t *p, size_t len, payload_view_t *out)
+{
+    return parse(p, len, out, false);
 }
 
 pb_meta_t *payload_metadata(const payload_view_t *v)
@@ -146,8 +156,8 @@ int payload_meta_info(const payload_view_t *v, meta_info_t *out)
         uint64_t key, x = 0;
         if (pb_varint(&p, end, &key)) return -1;
         uint64_t field = (uint32_t)key >> 3; /* a tag is 32 bits, as protobuf-c reads it */
-        int wt = (int)(key & 7);
-        if (meta_wire(field) >= 0 && meta_wire(field) != wt) return -1;
+        int wt = (int)(key & 7), want = meta_wire(field);
+        if (want >= 0 && want != wt) return -1;
         const uint8_t *ld = NULL;
         switch (wt) {
         case 0:

@@ -59,8 +59,12 @@ typedef struct payload_view {
     bool checksum_ok;
 } payload_view_t;
 
-/* Parse a payload (the bytes after the command). 0, or -1 when malformed. */
+/* Parse a payload (the bytes after the command) and verify its checksum. 0, or -1 when
+ * malformed. */
 int payload_parse(const uint8_t *p, size_t len, payload_view_t *out);
+/* The same without the checksum pass (checksum_ok stays false): for bytes verified already, as
+ * a stored entry is (at SEND, and by its record CRC when read back). */
+int payload_layout(const uint8_t *p, size_t len, payload_view_t *out);
 /* Decode the MessageMetadata of a parsed payload; NULL when malformed. Free with
  * pulsar__proto__message_metadata__free_unpacked(m, NULL). */
 pb_meta_t *payload_metadata(const payload_view_t *v);
