@@ -32,7 +32,10 @@ typedef struct admin {
     pthread_cond_t cv;
     bool stopping;
     admin_req_t *abandoned;
+    struct health *health; /* health checks waiting for the disk (routes_misc.c; loop thread) */
 } admin_t;
+
+struct health **admin_health_list(broker_t *b) { return &((admin_t *)b->admin)->health; }
 
 typedef struct conn_ctx {
     char *body;
@@ -381,6 +384,7 @@ void admin_stop(struct broker *b)
         a->abandoned = r->next_abandoned;
         areq_free(r);
     }
+    health_abandon_all(&a->health); /* their requests ended above (503, or closed) */
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     mg_free(a);

@@ -16,12 +16,30 @@
 typedef struct health {
     admin_req_t *r;
     mg_log_t *log;
+    struct health *next, **pprev; /* admin_health_list */
     char payload[64];
 } health_t;
+
+static void health_unlist(health_t *h)
+{
+    *h->pprev = h->next;
+    if (h->next) h->next->pprev = h->pprev;
+}
+
+void health_abandon_all(health_t **list)
+{
+    while (*list) {
+        health_t *h = *list;
+        health_unlist(h);
+        log_close(h->log);
+        mg_free(h);
+    }
+}
 
 static void health_done(health_t *h, bool ok, const char *why)
 {
     admin_req_t *r = h->r;
+    health_unlist(h);
     if (h->log) log_close(h->log);
     if (ok) reply_text(r, 200, "text/plain", "ok", 2);
     else reply_err(r, 500, "Health check failed: %s", why);
@@ -75,10 +93,16 @@ static void health_check(admin_req_t *r)
         return reply_err(r, 500, "Health check failed: out of memory");
     }
     r->deferred = true;
+    health_t **list = admin_health_list(b); /* listed first: the callback unlists it */
+    h->next = *list;
+    h->pprev = list;
+    if (*list) (*list)->pprev = &h->next;
+    *list = h;
     int rc = log_append(h->log, e, health_appended, h);
     entry_unref(e);
     if (rc) {
         r->deferred = false;
+        health_unlist(h);
         log_close(h->log);
         mg_free(h);
         return reply_err(r, 500, "Health check failed: the log refused the write");
