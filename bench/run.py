@@ -27,6 +27,8 @@ SRC = os.path.dirname(os.path.abspath(__file__))
 os.makedirs(args.out, exist_ok=True)
 WORK = tempfile.mkdtemp(prefix="mgbench-", dir=os.environ.get("MG_BENCH_TMP", "/var/tmp"))
 RAW = os.path.join(args.out, "raw")
+if not args.only:  # a full run rewrites every raw file: drop those of an earlier run
+    shutil.rmtree(RAW, ignore_errors=True)
 os.makedirs(RAW, exist_ok=True)
 STAMP = datetime.datetime.now().strftime("%Y-%m-%d")
 HOST = socket.gethostname()
@@ -279,20 +281,37 @@ def magnetar_a():
 
 
 def run_name(raw, i):
-    """Raw-file name of repeated run i: run 0 writes <raw>.*, run i <raw><i>.*"""
-    return raw if i == 0 else "%s%d" % (raw, i)
+    """Raw-file name of repeated run i: <raw><i>.* (median_run copies the reported one to <raw>.*)"""
+    return "%s%d" % (raw, i)
+
+
+LAT_BUCKETS = ("le_0_5", "le_1", "le_5", "le_10", "le_20", "le_50", "le_100", "le_200", "le_1000", "overflow")
+
+
+def storage_latency(m):
+    """The broker's own pulsar_storage_write_latency_* (from a SEND read to its entry durable:
+    queue, write, fdatasync), summed over topics: {bucket: entries}, or None."""
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % m.web, timeout=10).read().decode()
+    except OSError:
+        return None
+    out = dict.fromkeys(LAT_BUCKETS, 0.0)
+    for line in text.splitlines():
+        mt = re.match(r"pulsar_storage_write_latency_(le_[0-9_]+|overflow)(?:\{[^}]*\})? ([0-9.eE+-]+)$", line)
+        if mt and mt.group(1) in out:
+            out[mt.group(1)] += float(mt.group(2))
+    return out if sum(out.values()) else None
 
 
 def median_run(runs, *raws):
     """The run with the median first field of runs [(figure, i, ...)]. For each raw name, the
     median run's files are copied to <raw>.*, which the plots read."""
     m = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
-    if m[1] != 0:
-        for raw in raws:
-            for ext in (".lat", ".series", ".txt"):
-                src = os.path.join(RAW, run_name(raw, m[1]) + ext)
-                if os.path.exists(src):
-                    shutil.copy(src, os.path.join(RAW, raw + ext))
+    for raw in raws:
+        for ext in (".lat", ".series", ".txt"):
+            src = os.path.join(RAW, run_name(raw, m[1]) + ext)
+            if os.path.exists(src):
+                shutil.copy(src, os.path.join(RAW, raw + ext))
     return m
 
 
@@ -320,7 +339,9 @@ def magnetar_b():
         f = dp = None
         if i:  # section() settled before the first
             settle()
-        if have("fio"):
+        f1 = None
+        if have("fio"):  # the issue's fio job again, so each run has its own target
+            f1 = fio("fio_seq_b%d" % i, size=None if Q else "512M")
             per_job = rate / BATCH / 4 * ENTRY_BYTES
             f = fio("fio_b%d" % i, jobs=4, rate_per_job=per_job, size="%dk" % max(1024, per_job * LAT_SECONDS / 1024))
         if os.path.exists(DISKP):
@@ -331,16 +352,37 @@ def magnetar_b():
                      MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
                                 "--warmup", str(WARMUP)] + RT + [
                                 "--topic", "persistent://public/default/lat"])
+            r["storage_lat"] = storage_latency(m)
         finally:
             m.stop()
-        runs.append((r["pub_p99_ms"], i, r, f, dp))
+        runs.append((r["pub_p99_ms"], i, r, f, dp, f1))
     R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None,
+                             fio_seq_p99=x[5]["p99"] if x[5] else None,
                              disk_p99=x[4]["resp_p99_ms"] if x[4] else None) for x in runs]
-    _, _, R["mg_lat"], f, dp = median_run(runs, "mg_b", "disk_paced_b")
+    _, _, R["mg_lat"], f, dp, _ = median_run(runs, "mg_b", "disk_paced_b")
     if f:
         R["fio_b"] = f
     if dp:
         R["disk_b"] = dp
+    if Q:
+        return
+    # Not the issue's rate: (b)'s half of (a) is more than fio's single sequential job writes
+    # durably on this disk, so the disk queues. A quarter of (a) shows the target where the
+    # disk keeps up: three runs, each against the issue's fio job run just before it.
+    quarter = []
+    for i in range(3):
+        settle()
+        f1 = fio("fio_seq_bq%d" % i, size="512M") if have("fio") else None
+        m = Magnetar("mg_latq%d" % i)
+        try:
+            r = load(m.port, run_name("mg_bq", i),
+                     MG_ARGS + ["-k", "1", "-r", "%.0f" % (rate / 2), "-n", "%d" % (rate / 2 * (WARMUP + LAT_SECONDS)),
+                                "--warmup", str(WARMUP)] + RT + ["--topic", "persistent://public/default/lat"])
+        finally:
+            m.stop()
+        quarter.append((r["pub_p99_ms"], i, r, f1))
+    R["mg_latq_runs"] = [dict(p99=x[0], fio_seq_p99=x[3]["p99"] if x[3] else None) for x in quarter]
+    R["mg_latq"] = median_run(quarter, "mg_bq")[2]
 
 
 def magnetar_c():
@@ -682,6 +724,7 @@ def report(pngs):
             ("(a) max produce", "NATS JetStream publish+ack, 4 conns", "nats_4", "pub"),
             ("(b) half rate, publish", "Magnetar (fsync)", "mg_lat", "pub"),
             ("(b) half rate, end-to-end", "Magnetar (fsync)", "mg_lat", "e2e"),
+            ("(b) quarter rate (not the issue's rate), publish", "Magnetar (fsync)", "mg_latq", "pub"),
             ("(b) half rate, publish", "Redis (8 conns)", "redis_lat", "pub"),
             ("(b) half rate, publish", "NATS (4 conns)", "nats_lat", "pub")]
     for wl, sysname, key, kind in rows:
@@ -753,6 +796,17 @@ def report(pngs):
     w("| (b) p99 publish <= fio fdatasync p99 + 0.5 ms | %s ms vs %s ms | %s | %s |"
       % (g("mg_lat", "pub_p99_ms", "%.2f"), "%.2f" % (fsync99 + 0.5) if fsync99 else "n/a",
          ratio(p99, fsync99 + 0.5 if fsync99 else None), verdict(None if not (p99 and fsync99) else p99 <= fsync99 + 0.5)))
+    per_run = [x for x in R.get("mg_lat_runs", []) if x.get("fio_seq_p99")]
+    if per_run:
+        met = sum(1 for x in per_run if x["p99"] <= x["fio_seq_p99"] + 0.5)
+        w("| (b) each run against the issue's fio job run just before it (p99 publish <= its fdatasync p99 + 0.5 ms) | %s | | met in %d of %d runs |"
+          % (", ".join("%.2f vs %.2f" % (x["p99"], x["fio_seq_p99"] + 0.5) for x in per_run), met, len(per_run)))
+    qr = [x for x in R.get("mg_latq_runs", []) if x.get("fio_seq_p99")]
+    if qr:
+        met = sum(1 for x in qr if x["p99"] <= x["fio_seq_p99"] + 0.5)
+        w("| (b) at a quarter of (a)'s rate (%s msgs/s; not the issue's rate), each run against the issue's fio job run just before it | %s | | met in %d of %d runs |"
+          % (g("mg_latq", "msgs_per_s"), ", ".join("%.2f vs %.2f" % (x["p99"], x["fio_seq_p99"] + 0.5) for x in qr),
+             met, len(qr)))
     if fb99:
         w("| (b) p99 publish <= p99 fdatasync of fio writing the same pattern + 0.5 ms | %s ms vs %s ms | %s | %s |"
           % (g("mg_lat", "pub_p99_ms", "%.2f"), "%.2f" % (fb99 + 0.5), ratio(p99, fb99 + 0.5),
@@ -791,11 +845,25 @@ def report(pngs):
       "fraction of a second of a new topic pays for creating its files and for TCP and allocator warm-up; "
       "OpenMessaging Benchmark warms up likewise).\n" % (WARMUP, LAT_SECONDS))
     if R.get("mg_lat_runs"):
-        w("(b) runs (Magnetar p99 publish / just before it, on the same disk at the same pattern: fio p99 fdatasync "
-          "/ `disk_paced` p99 response, ms): %s; the median run is reported.\n"
-          % ", ".join("%.2f / %s / %s" % (x["p99"], "%.2f" % x["fio_p99"] if x["fio_p99"] else "n/a",
-                                         "%.2f" % x["disk_p99"] if x.get("disk_p99") else "n/a")
+        w("(b) runs (Magnetar p99 publish / just before it: the issue's fio job (1 file, sequential, unpaced) p99 "
+          "fdatasync / on the same disk at the same pattern: fio p99 fdatasync / `disk_paced` p99 response, ms): "
+          "%s; the median run is reported.\n"
+          % ", ".join("%.2f / %s / %s / %s" % (x["p99"], "%.2f" % x["fio_seq_p99"] if x.get("fio_seq_p99") else "n/a",
+                                              "%.2f" % x["fio_p99"] if x["fio_p99"] else "n/a",
+                                              "%.2f" % x["disk_p99"] if x.get("disk_p99") else "n/a")
                       for x in R["mg_lat_runs"]))
+    sl = (R.get("mg_lat") or {}).get("storage_lat")
+    if sl:
+        tot = sum(sl.values())
+        names = ("<= 0.5 ms", "0.5-1 ms", "1-5 ms", "5-10 ms", "10-20 ms", "20-50 ms", "50-100 ms", "100-200 ms",
+                 "200 ms-1 s", "> 1 s")
+        w("(b) profile of the reported run, from the broker's own `pulsar_storage_write_latency_*` (each entry "
+          "from its SEND read to its fdatasync done: the storage queue, `writev` and `fdatasync`; warm-up "
+          "included): %s of %d entries; over 1 ms in storage alone: %.2f%% of entries, over 5 ms: %.2f%% "
+          "(a publish p99 above a bound needs more than 1%% of entries above it).\n"
+          % (", ".join("%s %.2f%%" % (n, 100.0 * sl[b] / tot) for n, b in zip(names, LAT_BUCKETS) if sl[b]),
+             tot, 100.0 * (tot - sl["le_0_5"] - sl["le_1"]) / tot,
+             100.0 * (tot - sl["le_0_5"] - sl["le_1"] - sl["le_5"]) / tot))
     if R.get("mg_fanout_runs"):
         w("(c) runs (Magnetar MB/s delivered / iperf3 MB/s just before): %s; the run with the median ratio is "
           "reported.\n" % ", ".join("%.0f / %s" % (f, "%.0f" % i if i else "n/a") for f, i in R["mg_fanout_runs"]))
