@@ -13,6 +13,8 @@
 
 /* --- health ---------------------------------------------------------------------------- */
 
+/* Checks in flight at once (probes of a slow disk overlap) share the health-check log: the
+ * first opens it, the last to finish closes it. */
 typedef struct health {
     admin_req_t *r;
     mg_log_t *log;
@@ -20,27 +22,29 @@ typedef struct health {
     char payload[64];
 } health_t;
 
+/* Take h off the list; close the shared log when no other check uses it. */
 static void health_unlist(health_t *h)
 {
     *h->pprev = h->next;
     if (h->next) h->next->pprev = h->pprev;
+    if (!*admin_health_list(h->r->b)) log_close(h->log); /* it was the last one */
 }
 
 void health_abandon_all(health_t **list)
 {
-    while (*list) {
+    mg_log_t *log = *list ? (*list)->log : NULL;
+    while (*list) { /* their requests have ended: only the state is left */
         health_t *h = *list;
-        health_unlist(h);
-        log_close(h->log);
+        *list = h->next;
         mg_free(h);
     }
+    if (log) log_close(log); /* waits for the write; drops the completions */
 }
 
 static void health_done(health_t *h, bool ok, const char *why)
 {
     admin_req_t *r = h->r;
     health_unlist(h);
-    if (h->log) log_close(h->log);
     if (ok) reply_text(r, 200, "text/plain", "ok", 2);
     else reply_err(r, 500, "Health check failed: %s", why);
     mg_free(h);
@@ -72,7 +76,8 @@ static void health_check(admin_req_t *r)
     if (!h) return reply_err(r, 500, "out of memory");
     h->r = r;
     snprintf(h->payload, sizeof h->payload, "health-check-%llu", (unsigned long long)mg_now_ms());
-    h->log = log_open(b->store, name, true, err, sizeof err);
+    health_t **list = admin_health_list(b);
+    h->log = *list ? (*list)->log : log_open(b->store, name, true, err, sizeof err);
     if (!h->log) {
         mg_free(h);
         return reply_err(r, 500, "Health check failed: %s", err);
@@ -87,24 +92,18 @@ static void health_check(admin_req_t *r)
     if (entry_encode(&buf, &md, h->payload, strlen(h->payload)) == 0)
         e = entry_new(buf.data, (uint32_t)buf.len);
     buf_free(&buf);
-    if (!e) {
-        log_close(h->log);
-        mg_free(h);
-        return reply_err(r, 500, "Health check failed: out of memory");
-    }
     r->deferred = true;
-    health_t **list = admin_health_list(b); /* listed first: the callback unlists it */
-    h->next = *list;
+    h->next = *list; /* listed first: the callback unlists it */
     h->pprev = list;
     if (*list) (*list)->pprev = &h->next;
     *list = h;
-    int rc = log_append(h->log, e, health_appended, h);
+    int rc = e ? log_append(h->log, e, health_appended, h) : -1;
     entry_unref(e);
     if (rc) {
         r->deferred = false;
         health_unlist(h);
-        log_close(h->log);
         mg_free(h);
+        if (!e) return reply_err(r, 500, "Health check failed: out of memory");
         return reply_err(r, 500, "Health check failed: the log refused the write");
     }
 }
