@@ -166,6 +166,7 @@ struct topic {
     int nconsumers;
     bool terminated;
     bool closing;
+    bool storage_failed;      /* a write or sync failed: unloaded soon, recovered on reload */
     producer_t *exclusive;    /* producer holding Exclusive/WaitForExclusive access */
     uint64_t topic_epoch;
     struct waiting_producer { producer_t *p; } *waiting; /* WaitForExclusive queue */
@@ -248,6 +249,7 @@ struct broker {
     void *admin;               /* admin HTTP server (admin/http.h) */
     uint64_t total_msg_in, total_bytes_in, total_msg_out, total_bytes_out;
     bool stopping;
+    bool unload_failed_posted; /* a task to unload topics whose storage failed is queued */
     /* metadata syncer thread: makes cursor writes durable off the loop thread */
     pthread_t meta_syncer;
     bool meta_syncer_started;

@@ -343,6 +343,41 @@ void producer_cancel_inflight(topic_t *t)
     }
 }
 
+/* Topics whose storage failed are unloaded, as Pulsar closes a topic whose managed ledger is
+ * fenced: what their log held past the last good sync is of unknown state, so the log is
+ * opened again and recovered from disk when a client comes back (producers get
+ * CLOSE_PRODUCER and reconnect, resending what was not acknowledged). If the disk is still
+ * failing, the next write fails and the cycle repeats at the clients' reconnect pace. */
+static void unload_failed_topics(void *arg)
+{
+    broker_t *b = arg;
+    b->unload_failed_posted = false;
+    const char *k;
+    void *v;
+    size_t n = 0;
+    topic_t *failed[64];
+    for (size_t it = 0; n < 64 && map_next(&b->topics, &it, &k, NULL, &v);) {
+        topic_t *t = v;
+        if (t->storage_failed && !t->closing) failed[n++] = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        log_warn("%s: storage failed; unloading it (the log is recovered from disk on reload)",
+                 failed[i]->name);
+        topic_close(failed[i], false);
+    }
+    if (n == 64 && !b->stopping && loop_post(b->loop, unload_failed_topics, b) == 0)
+        b->unload_failed_posted = true; /* more than one batch */
+}
+
+static void storage_failed(topic_t *t)
+{
+    broker_t *b = t->b;
+    if (t->storage_failed || t->closing || b->stopping) return;
+    t->storage_failed = true;
+    if (!b->unload_failed_posted && loop_post(b->loop, unload_failed_topics, b) == 0)
+        b->unload_failed_posted = true;
+}
+
 static void on_append_done(void *arg, int status, uint64_t entry_id)
 {
     send_ctx_t *sc = arg;
@@ -362,6 +397,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
     }
     send_finish(sc, status, log_ledger_id(t->log), entry_id);
     if (status == 0) dispatch_topic(t);
+    else storage_failed(t);
     mg_pool_put(&b->send_pool, sc);
 }
 
@@ -474,6 +510,7 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         send_error(c, cmd->producer_id, seq, PULSAR__PROTO__SERVER_ERROR__PersistenceError,
                    "Storage failed for this topic");
         mg_pool_put(&b->send_pool, sc);
+        storage_failed(t);
         return;
     }
     sc->prev = NULL; /* on the topic's list until storage reports back */

@@ -1,7 +1,8 @@
 /* slow_sync: an LD_PRELOAD fault injector for storage tests. fdatasync() and fsync() of any file
  * whose path ends with $MG_SLOW_SYNC_SUFFIX take $MG_SLOW_SYNC_MS longer (after the real call:
  * the data is on disk only when the call returns, as with a slow disk), and with
- * $MG_SLOW_SYNC_FAIL set they then fail with EIO, as a failing disk's would. Everything else
+ * $MG_SLOW_SYNC_FAIL set they then fail with EIO, as a failing disk's would ($MG_SLOW_SYNC_FAIL=N
+ * with N > 0: only the first N matched calls fail, then the disk is healthy again). Everything else
  * goes straight to libc. Built without sanitizers; the broker under test runs with
  * ASAN_OPTIONS=verify_asan_link_order=0. */
 #ifndef _GNU_SOURCE
@@ -32,9 +33,14 @@ static int delay(int r)
 {
     const char *ms = getenv("MG_SLOW_SYNC_MS");
     usleep((useconds_t)(ms ? atoi(ms) : 300) * 1000);
-    if (getenv("MG_SLOW_SYNC_FAIL")) {
-        errno = EIO;
-        return -1;
+    const char *fail = getenv("MG_SLOW_SYNC_FAIL");
+    if (fail) {
+        static int failed; /* matched calls failed so far (the broker's storage workers) */
+        int n = atoi(fail);
+        if (n <= 0 || __atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED) < n) {
+            errno = EIO;
+            return -1;
+        }
     }
     return r;
 }
