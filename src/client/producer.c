@@ -127,6 +127,18 @@ void producer_on_send_error_locked(conn_t *c, Pulsar__Proto__CommandSendError *e
     if (!p || !p->head) return;
     log_warn("client: producer %s: send error %s: %s", p->name ? p->name : "?",
              server_error_name(e->error), e->message ? e->message : "");
+    switch (e->error) {
+    case PULSAR__PROTO__SERVER_ERROR__ChecksumError:
+    case PULSAR__PROTO__SERVER_ERROR__TopicTerminatedError:
+    case PULSAR__PROTO__SERVER_ERROR__NotAllowedError:
+        break; /* this message cannot succeed as it is: fail it */
+    default:
+        /* transient (PersistenceError, ServiceNotReady...): as Pulsar's clients do, drop the
+         * connection; the producer reconnects and resends everything pending, this message
+         * first, until it succeeds or the send timeout fails it */
+        conn_fail_locked(c, MG_ERR_CONNECT);
+        return;
+    }
     send_op_t *op = p->head;
     p->head = op->next;
     if (!p->head) p->tail = NULL;

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "common/timeutil.h"
+#include "magnetar/magnetar.h"
 #include "mgtest.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
@@ -163,6 +164,91 @@ static void test_topic_recovers_after_failed_sync(void **s)
     mgt_broker_free(b);
 }
 
+/* With deduplication on, the resend of a message whose failed write did reach the disk is
+ * answered as a duplicate: reloading the topic rebuilt the producer's last sequence id from
+ * the recovered log. Either way the log holds the message once. */
+static void test_dedup_after_failed_sync(void **s)
+{
+    mgt_broker_t *b = start_with_slow_segment0("brokerDeduplicationEnabled=true\n", 0, "1");
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "dd", 1, "dp", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 1, 0, "dp", "once", 4, NULL, 0), 0);
+    expect_persistence_error_then_close(c, 1, 0);
+    assert_int_equal(mgt_producer(c, "dd", 2, "dp", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 2, 0, "dp", "once", 4, NULL, 0), 0); /* the client's resend */
+    assert_int_equal(mgt_send(c, 2, 1, "dp", "next", 4, NULL, 0), 0);
+    for (uint64_t i = 0; i < 2; i++) {
+        assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
+        assert_int_equal(f.cmd->send_receipt->sequence_id, i);
+    }
+    assert_int_equal(mgt_subscribe(c, "dd", "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
+                                   true, &f),
+                     T(SUCCESS));
+    assert_int_equal(mgt_flow(c, 7, 10), 0);
+    mgt_msg_t m;
+    assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
+    assert_memory_equal(m.data, "once", 4);
+    assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
+    assert_memory_equal(m.data, "next", 4);
+    assert_int_equal(mgt_recv_message(c, &m, 500), 0); /* nothing else: "once" is there once */
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
+/* libmagnetar, like Pulsar's clients, takes PersistenceError as transient: it reconnects and
+ * resends, so with one failed fdatasync every send still succeeds, and a consumer from the
+ * start gets every message (the one whose sync failed may come twice: at-least-once). */
+static void test_client_resends_after_failed_sync(void **s)
+{
+    mgt_broker_t *b = start_with_slow_segment0(NULL, 0, "1");
+    assert_non_null(b);
+    char url[64];
+    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", b->port);
+    mg_client_conf_t cc;
+    mg_client_conf_init(&cc);
+    cc.initial_backoff_ms = 50;
+    cc.max_backoff_ms = 200;
+    mg_client_t *cl;
+    assert_int_equal(mg_client_create(url, &cc, &cl), MG_OK);
+    mg_producer_conf_t pc;
+    mg_producer_conf_init(&pc);
+    pc.send_timeout_ms = 10000;
+    mg_producer_t *p;
+    assert_int_equal(mg_producer_create(cl, "resend-t", &pc, &p), MG_OK);
+    enum { N = 5 };
+    for (int i = 0; i < N; i++) {
+        char msg[16];
+        snprintf(msg, sizeof msg, "m-%d", i);
+        mg_message_t *m = mg_message_new(msg, strlen(msg));
+        assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
+        mg_message_free(m);
+    }
+    mg_consumer_conf_t cf;
+    mg_consumer_conf_init(&cf);
+    cf.initial_position = MG_POS_EARLIEST;
+    mg_consumer_t *c;
+    assert_int_equal(mg_consumer_subscribe(cl, "resend-t", "s", &cf, &c), MG_OK);
+    int seen[N] = {0}, distinct = 0;
+    mg_message_t *m;
+    while (distinct < N && mg_consumer_receive(c, &m, 5000) == MG_OK) {
+        assert_true(mg_message_len(m) == 3 && !memcmp(mg_message_data(m), "m-", 2));
+        int i = ((const char *)mg_message_data(m))[2] - '0';
+        assert_true(i >= 0 && i < N);
+        if (!seen[i]++) distinct++;
+        mg_consumer_ack(c, m);
+        mg_message_free(m);
+    }
+    assert_int_equal(distinct, N);
+    assert_int_equal(mg_consumer_close(c), MG_OK);
+    assert_int_equal(mg_producer_close(p), MG_OK);
+    assert_int_equal(mg_client_close(cl), MG_OK);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
 static void test_shutdown_during_health_check(void **s)
 {
     mgt_broker_t *b = start_with_slow_segment0(NULL, 3000, NULL);
@@ -241,6 +327,8 @@ int main(void)
         cmocka_unit_test(test_roll_waits_for_old_segment),
         cmocka_unit_test(test_failed_sync_is_not_acknowledged),
         cmocka_unit_test(test_topic_recovers_after_failed_sync),
+        cmocka_unit_test(test_dedup_after_failed_sync),
+        cmocka_unit_test(test_client_resends_after_failed_sync),
         cmocka_unit_test(test_shutdown_during_health_check),
         cmocka_unit_test(test_concurrent_health_checks),
     };
