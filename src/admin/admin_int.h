@@ -66,8 +66,9 @@ void reply_405(admin_req_t *r);
 int admin_decompress(int codec, const uint8_t *in, size_t n, size_t unc, uint8_t **out);
 
 /* Health checks (routes_misc.c) wait for their entry to be durable. The admin keeps the list
- * of those in flight; at shutdown, once their HTTP requests have ended, each one's log is closed
- * (which waits for its write and drops the completion) and its state freed. Loop thread. */
+ * of those in flight (they share one log); at shutdown, once their HTTP requests have ended,
+ * their state is freed and the log closed (which waits for the writes and drops the
+ * completions). Loop thread. */
 struct health;
 struct health **admin_health_list(broker_t *b);
 void health_abandon_all(struct health **list);
