@@ -37,7 +37,8 @@
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 #define SLOW_MS 400
 
-/* fail: NULL (the disk is only slow), "-1" (every matched sync fails) or "N" (the first N do) */
+/* fail: NULL (the disk is only slow), "-1" (every matched sync fails), "N" (the first N do) or
+ * "write:N" (the first N writes fail with ENOSPC, a full disk) */
 static mgt_broker_t *start_with_slow_segment0(const char *conf, int ms_late, const char *fail)
 {
     const char *lib = getenv("MG_SLOW_SYNC_LIB"); /* set by ctest (CMakeLists.txt) */
@@ -53,9 +54,11 @@ static mgt_broker_t *start_with_slow_segment0(const char *conf, int ms_late, con
     setenv("LD_PRELOAD", lib, 1);
     setenv("MG_SLOW_SYNC_SUFFIX", "/00000000000000000000.seg", 1);
     setenv("MG_SLOW_SYNC_MS", ms, 1);
-    if (fail) setenv("MG_SLOW_SYNC_FAIL", fail, 1);
+    if (fail && !strncmp(fail, "write:", 6)) setenv("MG_WRITE_FAIL", fail + 6, 1);
+    else if (fail) setenv("MG_SLOW_SYNC_FAIL", fail, 1);
     mgt_broker_t *b = mgt_broker_start(conf);
     unsetenv("MG_SLOW_SYNC_FAIL");
+    unsetenv("MG_WRITE_FAIL");
     unsetenv("LD_PRELOAD"); /* for this process's later children */
     unsetenv("MG_SLOW_SYNC_SUFFIX");
     if (asan_old) setenv("ASAN_OPTIONS", asan_old, 1);
@@ -158,6 +161,41 @@ static void test_topic_recovers_after_failed_sync(void **s)
         if (i == entry) assert_memory_equal(m.data, "second", 6);
         else assert_memory_equal(m.data, "first", 5);
     }
+    assert_true(mgt_broker_alive(b));
+    mgt_close(c);
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
+/* A full disk (the write itself fails with ENOSPC) and then room again: the SEND gets
+ * PersistenceError, the topic is unloaded, and the returning producer publishes; the log
+ * holds only what was written (the failed write left nothing behind). */
+static void test_full_disk_then_room(void **s)
+{
+    mgt_broker_t *b = start_with_slow_segment0(NULL, 0, "write:2");
+    assert_non_null(b);
+    mgt_conn_t *c = mgt_connect(b->port, true);
+    frame_t f;
+    assert_int_equal(mgt_producer(c, "full", 1, "np", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 1, 0, "np", "no room", 7, NULL, 0), 0);
+    expect_persistence_error_then_close(c, 1, 0);
+    assert_int_equal(mgt_producer(c, "full", 2, "np", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 2, 1, "np", "still none", 10, NULL, 0), 0);
+    expect_persistence_error_then_close(c, 2, 1);
+    assert_int_equal(mgt_producer(c, "full", 3, "np", &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, 3, 2, "np", "room", 4, NULL, 0), 0);
+    assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
+    assert_int_equal(f.cmd->send_receipt->sequence_id, 2);
+    assert_int_equal(f.cmd->send_receipt->message_id->entryid, 0); /* nothing before it */
+    assert_int_equal(mgt_subscribe(c, "full", "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
+                                   true, &f),
+                     T(SUCCESS));
+    assert_int_equal(mgt_flow(c, 7, 10), 0);
+    mgt_msg_t m;
+    assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
+    assert_int_equal(m.entry, 0);
+    assert_memory_equal(m.data, "room", 4);
+    assert_int_equal(mgt_recv_message(c, &m, 500), 0);
     assert_true(mgt_broker_alive(b));
     mgt_close(c);
     assert_int_equal(mgt_broker_stop(b), 0);
@@ -328,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_failed_sync_is_not_acknowledged),
         cmocka_unit_test(test_topic_recovers_after_failed_sync),
         cmocka_unit_test(test_dedup_after_failed_sync),
+        cmocka_unit_test(test_full_disk_then_room),
         cmocka_unit_test(test_client_resends_after_failed_sync),
         cmocka_unit_test(test_shutdown_during_health_check),
         cmocka_unit_test(test_concurrent_health_checks),

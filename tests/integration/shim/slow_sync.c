@@ -2,7 +2,9 @@
  * whose path ends with $MG_SLOW_SYNC_SUFFIX take $MG_SLOW_SYNC_MS longer (after the real call:
  * the data is on disk only when the call returns, as with a slow disk), and with
  * $MG_SLOW_SYNC_FAIL set they then fail with EIO, as a failing disk's would ($MG_SLOW_SYNC_FAIL=N
- * with N > 0: only the first N matched calls fail, then the disk is healthy again). Everything else
+ * with N > 0: only the first N matched calls fail, then the disk is healthy again). With
+ * $MG_WRITE_FAIL=N, the first N writev() calls to a matched file fail with ENOSPC instead, as
+ * on a full disk (nothing written). Everything else
  * goes straight to libc. Built without sanitizers; the broker under test runs with
  * ASAN_OPTIONS=verify_asan_link_order=0. */
 #ifndef _GNU_SOURCE
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int slow(int fd)
@@ -59,4 +62,19 @@ int fsync(int fd)
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     int r = real(fd);
     return slow(fd) ? delay(r) : r;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+    static ssize_t (*real)(int, const struct iovec *, int);
+    if (!real) real = (ssize_t(*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+    const char *fail = getenv("MG_WRITE_FAIL");
+    if (fail && slow(fd)) {
+        static int failed;
+        if (__atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED) < atoi(fail)) {
+            errno = ENOSPC;
+            return -1;
+        }
+    }
+    return real(fd, iov, n);
 }
