@@ -330,6 +330,20 @@ def disk_paced(name, entries_per_file):
     return kv(out.strip().splitlines()[-1])
 
 
+def paced_run(name, raw, rate, profile=False):
+    """One (b)-style run on a fresh broker: rate msgs/s on the lat topic, WARMUP s not counted.
+    With profile, the broker's storage-latency buckets are read before it stops."""
+    m = Magnetar(name)
+    try:
+        r = load(m.port, raw, MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
+                                         "--warmup", str(WARMUP)] + RT + ["--topic", "persistent://public/default/lat"])
+        if profile:
+            r["storage_lat"] = storage_latency(m)
+    finally:
+        m.stop()
+    return r
+
+
 def magnetar_b():
     """Half of (a)'s rate, B_RUNS times; each run right after fio and disk_paced writing the same
     pattern (4 files, one per partition, each at a quarter of the rate), because this VM's disk
@@ -347,15 +361,7 @@ def magnetar_b():
             f = fio("fio_b%d" % i, jobs=4, rate_per_job=per_job, size="%dk" % max(1024, per_job * LAT_SECONDS / 1024))
         if os.path.exists(DISKP):
             dp = disk_paced(run_name("disk_paced_b", i), rate / BATCH / 4)
-        m = Magnetar("mg_lat%d" % i)
-        try:
-            r = load(m.port, run_name("mg_b", i),
-                     MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
-                                "--warmup", str(WARMUP)] + RT + [
-                                "--topic", "persistent://public/default/lat"])
-            r["storage_lat"] = storage_latency(m)
-        finally:
-            m.stop()
+        r = paced_run("mg_lat%d" % i, run_name("mg_b", i), rate, profile=True)
         runs.append((r["pub_p99_ms"], i, r, f, dp, f1))
     R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None,
                              fio_seq_p99=x[5]["p99"] if x[5] else None,
@@ -374,13 +380,7 @@ def magnetar_b():
     for i in range(3):
         settle()
         f1 = fio("fio_seq_bq%d" % i, size="512M") if have("fio") else None
-        m = Magnetar("mg_latq%d" % i)
-        try:
-            r = load(m.port, run_name("mg_bq", i),
-                     MG_ARGS + ["-k", "1", "-r", "%.0f" % (rate / 2), "-n", "%d" % (rate / 2 * (WARMUP + LAT_SECONDS)),
-                                "--warmup", str(WARMUP)] + RT + ["--topic", "persistent://public/default/lat"])
-        finally:
-            m.stop()
+        r = paced_run("mg_latq%d" % i, run_name("mg_bq", i), rate / 2)
         quarter.append((r["pub_p99_ms"], i, r, f1))
     R["mg_latq_runs"] = [dict(p99=x[0], fio_seq_p99=x[3]["p99"] if x[3] else None) for x in quarter]
     R["mg_latq"] = median_run(quarter, "mg_bq")[2]
@@ -797,17 +797,18 @@ def report(pngs):
     w("| (b) p99 publish <= fio fdatasync p99 + 0.5 ms | %s ms vs %s ms | %s | %s |"
       % (g("mg_lat", "pub_p99_ms", "%.2f"), "%.2f" % (fsync99 + 0.5) if fsync99 else "n/a",
          ratio(p99, fsync99 + 0.5 if fsync99 else None), verdict(None if not (p99 and fsync99) else p99 <= fsync99 + 0.5)))
-    per_run = [x for x in R.get("mg_lat_runs", []) if x.get("fio_seq_p99")]
-    if per_run:
-        met = sum(1 for x in per_run if x["p99"] <= x["fio_seq_p99"] + 0.5)
-        w("| (b) each run against the issue's fio job run just before it (p99 publish <= its fdatasync p99 + 0.5 ms) | %s | | met in %d of %d runs |"
-          % (", ".join("%.2f vs %.2f" % (x["p99"], x["fio_seq_p99"] + 0.5) for x in per_run), met, len(per_run)))
-    qr = [x for x in R.get("mg_latq_runs", []) if x.get("fio_seq_p99")]
-    if qr:
-        met = sum(1 for x in qr if x["p99"] <= x["fio_seq_p99"] + 0.5)
-        w("| (b) at a quarter of (a)'s rate (%s msgs/s; not the issue's rate), each run against the issue's fio job run just before it | %s | | met in %d of %d runs |"
-          % (g("mg_latq", "msgs_per_s"), ", ".join("%.2f vs %.2f" % (x["p99"], x["fio_seq_p99"] + 0.5) for x in qr),
-             met, len(qr)))
+    def per_run_row(label, runs):
+        """A row judging each run against the issue's fio job run just before it."""
+        runs = [x for x in runs if x.get("fio_seq_p99")]
+        if runs:
+            met = sum(1 for x in runs if x["p99"] <= x["fio_seq_p99"] + 0.5)
+            w("| %s | %s | | met in %d of %d runs |"
+              % (label, ", ".join("%.2f vs %.2f" % (x["p99"], x["fio_seq_p99"] + 0.5) for x in runs), met, len(runs)))
+
+    per_run_row("(b) each run against the issue's fio job run just before it (p99 publish <= its fdatasync p99 + 0.5 ms)",
+                R.get("mg_lat_runs", []))
+    per_run_row("(b) at a quarter of (a)'s rate (%s msgs/s; not the issue's rate), each run against the issue's fio job "
+                "run just before it" % g("mg_latq", "msgs_per_s"), R.get("mg_latq_runs", []))
     if fb99:
         w("| (b) p99 publish <= p99 fdatasync of fio writing the same pattern + 0.5 ms | %s ms vs %s ms | %s | %s |"
           % (g("mg_lat", "pub_p99_ms", "%.2f"), "%.2f" % (fb99 + 0.5), ratio(p99, fb99 + 0.5),

@@ -20,7 +20,6 @@
  * (producer_cancel_inflight), so the topic pointer is always valid here. */
 typedef struct send_ctx {
     struct send_ctx *prev, *next; /* topic->inflight */
-    broker_t *b;
     topic_t *topic;
     uint64_t conn_id;       /* the connection may be closed meanwhile: look it up by id */
     uint64_t producer_id;
@@ -37,7 +36,6 @@ size_t producer_send_ctx_size(void)
 {
     return sizeof(send_ctx_t);
 }
-
 
 static void send_receipt(conn_t *c, uint64_t pid, uint64_t seq, uint64_t hseq, uint64_t ledger,
                          uint64_t entry)
@@ -314,7 +312,7 @@ static void inflight_unlink(send_ctx_t *sc)
  * there, and the connection's count of pending sends (reading resumes below half the limit). */
 static void send_finish(send_ctx_t *sc, int status, uint64_t ledger_id, uint64_t entry_id)
 {
-    broker_t *b = sc->b;
+    broker_t *b = sc->topic->b;
     /* find the connection/producer again: either may have gone away meanwhile */
     conn_t *c = conn_find(b, sc->conn_id);
     if (c && map_get_u64(&c->producers, sc->producer_id) == sc->producer) {
@@ -352,21 +350,18 @@ static void unload_failed_topics(void *arg)
 {
     broker_t *b = arg;
     b->unload_failed_posted = false;
-    const char *k;
-    void *v;
-    size_t n = 0;
-    topic_t *failed[64];
-    for (size_t it = 0; n < 64 && map_next(&b->topics, &it, &k, NULL, &v);) {
-        topic_t *t = v;
-        if (t->storage_failed && !t->closing) failed[n++] = t;
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (;;) { /* topic_close takes the topic out of the map: look again after each */
+        topic_t *failed = NULL;
+        void *v;
+        for (size_t it = 0; !failed && map_next(&b->topics, &it, NULL, NULL, &v);) {
+            topic_t *t = v;
+            if (t->storage_failed && !t->closing) failed = t;
+        }
+        if (!failed) return;
         log_warn("%s: storage failed; unloading it (the log is recovered from disk on reload)",
-                 failed[i]->name);
-        topic_close(failed[i], false);
+                 failed->name);
+        topic_close(failed, false);
     }
-    if (n == 64 && !b->stopping && loop_post(b->loop, unload_failed_topics, b) == 0)
-        b->unload_failed_posted = true; /* more than one batch */
 }
 
 static void storage_failed(topic_t *t)
@@ -381,7 +376,6 @@ static void storage_failed(topic_t *t)
 static void on_append_done(void *arg, int status, uint64_t entry_id)
 {
     send_ctx_t *sc = arg;
-    broker_t *b = sc->b;
     topic_t *t = sc->topic;
     inflight_unlink(sc);
     if (status == 0) {
@@ -398,7 +392,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
     send_finish(sc, status, log_ledger_id(t->log), entry_id);
     if (status == 0) dispatch_topic(t);
     else storage_failed(t);
-    mg_pool_put(&b->send_pool, sc);
+    mg_pool_put(&t->b->send_pool, sc);
 }
 
 void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payload, size_t len)
@@ -494,7 +488,6 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
     }
     int32_t nmsg = cmd->has_num_messages ? cmd->num_messages : 1;
     entry_info(e);
-    sc->b = b;
     sc->topic = t;
     sc->conn_id = c->id;
     sc->producer_id = cmd->producer_id;

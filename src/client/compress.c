@@ -66,6 +66,7 @@ int compress_view(int codec, const uint8_t *in, size_t n, mg_buf_t *z, const uin
     *len = z->len;
     return 0;
 }
+
 int decompress_buf(int codec, const uint8_t *in, size_t n, size_t unc, uint8_t **out)
 {
     *out = NULL;

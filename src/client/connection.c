@@ -163,23 +163,31 @@ mg_result conn_get_locked(struct mg_client *cl, const char *host, int port, conn
     }
 }
 
+/* Send what the socket takes of p[0..n) without blocking. Returns the bytes sent; when that
+ * is less than n, errno tells why (EAGAIN: full). */
+static size_t send_nowait(int fd, const uint8_t *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = send(fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) done += (size_t)w;
+        else if (w < 0 && errno == EINTR) continue;
+        else break;
+    }
+    return done;
+}
+
 void conn_flush_locked(conn_t *c)
 {
-    while (c->fd >= 0 && buf_readable(&c->out)) {
-        ssize_t w = send(c->fd, buf_head(&c->out), buf_readable(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-            buf_consume(&c->out, (size_t)w);
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            cl_wake(c->cl); /* let the I/O thread poll for POLLOUT */
-            return;
-        }
+    if (c->fd < 0 || !buf_readable(&c->out)) return;
+    buf_consume(&c->out, send_nowait(c->fd, buf_head(&c->out), buf_readable(&c->out)));
+    if (!buf_readable(&c->out)) {
+        buf_reset(&c->out);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        cl_wake(c->cl); /* let the I/O thread poll for POLLOUT */
+    } else {
         conn_fail_locked(c, MG_ERR_CONNECT);
-        return;
     }
-    if (!buf_readable(&c->out)) buf_reset(&c->out);
 }
 
 int conn_send_raw_locked(conn_t *c, const void *p, size_t n)
@@ -188,20 +196,10 @@ int conn_send_raw_locked(conn_t *c, const void *p, size_t n)
     if (c->fd >= 0 && !buf_readable(&c->out)) {
         /* nothing queued before these bytes: send them from where they are, and queue (copy)
          * only what the socket does not take now */
-        const uint8_t *q = p;
-        while (n) {
-            ssize_t w = send(c->fd, q, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (w > 0) {
-                q += w;
-                n -= (size_t)w;
-            } else if (w < 0 && errno == EINTR) {
-                continue;
-            } else {
-                break; /* full, or an error: conn_flush_locked below sees which */
-            }
-        }
-        if (!n) return 0;
-        p = q;
+        size_t w = send_nowait(c->fd, p, n);
+        if (w == n) return 0;
+        p = (const uint8_t *)p + w;
+        n -= w;
     }
     if (buf_append(&c->out, p, n)) return -1;
     if (c->fd >= 0) conn_flush_locked(c);

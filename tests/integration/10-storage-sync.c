@@ -112,6 +112,16 @@ static void expect_persistence_error_then_close(mgt_conn_t *c, uint64_t producer
     assert_int_equal(f.cmd->close_producer->producer_id, producer_id);
 }
 
+/* An Exclusive subscription (consumer 7) from the earliest entry, with permits for 10. */
+static void read_from_start(mgt_conn_t *c, const char *topic)
+{
+    frame_t f;
+    assert_int_equal(mgt_subscribe(c, topic, "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
+                                   true, &f),
+                     T(SUCCESS));
+    assert_int_equal(mgt_flow(c, 7, 10), 0);
+}
+
 static void test_failed_sync_is_not_acknowledged(void **s)
 {
     mgt_broker_t *b = start_with_slow_segment0(NULL, 0, "-1");
@@ -150,10 +160,7 @@ static void test_topic_recovers_after_failed_sync(void **s)
     /* "first" was written before its sync failed: it may or may not be in the recovered log
      * (Pulsar's at-least-once on errors); "second" is, right after what recovery kept */
     assert_true(entry <= 1);
-    assert_int_equal(mgt_subscribe(c, "flaky", "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
-                                   true, &f),
-                     T(SUCCESS));
-    assert_int_equal(mgt_flow(c, 7, 10), 0);
+    read_from_start(c, "flaky");
     mgt_msg_t m;
     for (uint64_t i = 0; i <= entry; i++) {
         assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
@@ -187,10 +194,7 @@ static void test_full_disk_then_room(void **s)
     assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
     assert_int_equal(f.cmd->send_receipt->sequence_id, 2);
     assert_int_equal(f.cmd->send_receipt->message_id->entryid, 0); /* nothing before it */
-    assert_int_equal(mgt_subscribe(c, "full", "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
-                                   true, &f),
-                     T(SUCCESS));
-    assert_int_equal(mgt_flow(c, 7, 10), 0);
+    read_from_start(c, "full");
     mgt_msg_t m;
     assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
     assert_int_equal(m.entry, 0);
@@ -221,10 +225,7 @@ static void test_dedup_after_failed_sync(void **s)
         assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
         assert_int_equal(f.cmd->send_receipt->sequence_id, i);
     }
-    assert_int_equal(mgt_subscribe(c, "dd", "s", PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive, 7,
-                                   true, &f),
-                     T(SUCCESS));
-    assert_int_equal(mgt_flow(c, 7, 10), 0);
+    read_from_start(c, "dd");
     mgt_msg_t m;
     assert_int_equal(mgt_recv_message(c, &m, 10000), 1);
     assert_memory_equal(m.data, "once", 4);
