@@ -221,6 +221,7 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
         .group_wait_ms = cfg->journal_max_group_wait_ms,
         .segment_max_bytes = (uint64_t)cfg->max_segment_mb * 1024 * 1024,
         .cache_max_bytes = (uint64_t)cfg->cache_size_mb * 1024 * 1024,
+        .recycle_max = cfg->recycled_segments_max,
     };
     b->store = store_open(cfg->data_dir, &so, err, errlen);
     if (!b->store) goto fail;

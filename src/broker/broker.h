@@ -163,6 +163,8 @@ struct topic {
     mg_map_t dedup;           /* producer name -> dedup_state_t* */
     uint64_t dedup_snapshot_id; /* entries < this are covered by the persisted snapshot */
     uint64_t entries_since_snapshot;
+    size_t trim_nsegs;        /* the log's segment count when trim_at was set */
+    uint64_t trim_at;         /* look for consumed segments to trim once an ack floor is here */
     int nconsumers;
     bool terminated;
     bool closing;
@@ -334,6 +336,10 @@ void subs_flush_dirty(broker_t *b);
 /* policies.c: retention, TTL, backlog quota */
 bool quota_blocks_publish(topic_t *t, int *code, char *err, size_t errlen);
 void policies_enforce_all(broker_t *b);
+/* Trim consumed segments as Pulsar trims consumed ledgers: when the log has rolled to a new
+ * segment, and when a subscription's ack floor (floor) reaches the end of the oldest one. Cheap
+ * when neither happened; call after appends complete (floor 0) and after acks. */
+void topic_trim_check(topic_t *t, uint64_t floor);
 
 /* schema_wire.c */
 /* Register or look up the producer's schema; fills the 8-byte version. 0, or -1 with code. */

@@ -83,7 +83,7 @@ static void retention_trim(topic_t *t, const ns_policies_t *p)
     uint64_t trim_before = log_first_id(t->log);
     for (int i = 0; i < n - 1; i++) { /* never the active (last) segment */
         if (segs[i].end_id > min_floor) break;
-        bool too_old = minutes >= 0 && now - segs[i].mtime_ms > (uint64_t)minutes * 60000;
+        bool too_old = minutes >= 0 && now - segs[i].mtime_ms >= (uint64_t)minutes * 60000;
         bool too_big = size_mb >= 0 && total > (uint64_t)size_mb * 1048576;
         /* Pulsar: consumed data is kept while within BOTH limits; past either, it goes */
         if (!(too_old || too_big)) break;
@@ -94,6 +94,29 @@ static void retention_trim(topic_t *t, const ns_policies_t *p)
         int d = log_trim(t->log, trim_before);
         if (d > 0) log_info("retention: %s: deleted %d segment(s)", t->name, d);
     }
+}
+
+void topic_trim_check(topic_t *t, uint64_t floor)
+{
+    log_segment_info_t first;
+    int n = log_segments(t->log, &first, 1);
+    if ((size_t)n != t->trim_nsegs) {
+        t->trim_nsegs = (size_t)n;
+        t->trim_at = 0; /* rolled (or trimmed elsewhere): look now */
+    }
+    if (floor < t->trim_at) return;
+    retention_trim(t, ns_policies(t->b, t->tn.tenant, t->tn.ns));
+    n = log_segments(t->log, &first, 1);
+    t->trim_nsegs = (size_t)n;
+    uint64_t min_floor = log_durable_end(t->log);
+    void *v;
+    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
+        subscription_t *s = v;
+        if (s->acks.floor < min_floor) min_floor = s->acks.floor;
+    }
+    /* next: when an ack floor reaches the end of the oldest closed segment; never when that
+     * is consumed already (retention keeps it: the next roll or the periodic check decides) */
+    t->trim_at = n > 1 && first.end_id > min_floor ? first.end_id : UINT64_MAX;
 }
 
 void policies_enforce_all(broker_t *b)

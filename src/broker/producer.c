@@ -390,8 +390,12 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
         if (++t->entries_since_snapshot >= 1000) dedup_snapshot(t);
     }
     send_finish(sc, status, log_ledger_id(t->log), entry_id);
-    if (status == 0) dispatch_topic(t);
-    else storage_failed(t);
+    if (status == 0) {
+        dispatch_topic(t);
+        topic_trim_check(t, 0);
+    } else {
+        storage_failed(t);
+    }
     mg_pool_put(&t->b->send_pool, sc);
 }
 

@@ -652,6 +652,7 @@ void handle_ack(conn_t *c, Pulsar__Proto__CommandAck *cmd)
     sub_mark_dirty(s);
     if (cmd->has_request_id) send_ack_response(c, cmd->consumer_id, cmd->request_id, -1, NULL);
     dispatch_schedule(s);
+    topic_trim_check(s->topic, s->acks.floor);
 }
 
 static void redeliver_one(subscription_t *s, uint64_t id)

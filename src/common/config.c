@@ -37,6 +37,7 @@ static const struct key keys[] = {
     {"managedLedgerCacheSizeMB", K_INT, F(cache_size_mb), 0},
     {"managedLedgerDefaultMarkDeleteRateLimit", K_DBL, F(mark_delete_rate_limit), 0},
     {"managedLedgerMaxSizePerLedgerMbytes", K_I64, F(max_segment_mb), 0},
+    {"storageRecycledSegmentsMax", K_INT, F(recycled_segments_max), 0}, /* Magnetar's own */
     {"maxPendingPublishRequestsPerConnection", K_INT, F(max_pending_publish_per_conn), 0},
     {"maxUnackedMessagesPerConsumer", K_INT, F(max_unacked_per_consumer), 0},
     {"maxUnackedMessagesPerSubscription", K_INT, F(max_unacked_per_subscription), 0},
@@ -80,6 +81,7 @@ void config_defaults(mg_config_t *c)
     c->cache_size_mb = 64;
     c->mark_delete_rate_limit = 1.0;
     c->max_segment_mb = 256;
+    c->recycled_segments_max = 8;
     c->max_pending_publish_per_conn = 1000;
     c->max_unacked_per_consumer = 50000;
     c->max_unacked_per_subscription = 200000;

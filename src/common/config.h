@@ -27,6 +27,7 @@ typedef struct mg_config {
                                                   cursor positions persisted per second */
     int cache_size_mb;                         /* managedLedgerCacheSizeMB */
     int64_t max_segment_mb;                    /* managedLedgerMaxSizePerLedgerMbytes */
+    int recycled_segments_max;                 /* storageRecycledSegmentsMax (Magnetar's own) */
     int max_pending_publish_per_conn;          /* maxPendingPublishRequestsPerConnection */
     int max_unacked_per_consumer;              /* maxUnackedMessagesPerConsumer */
     int max_unacked_per_subscription;          /* maxUnackedMessagesPerSubscription */

@@ -29,6 +29,7 @@ typedef struct store_opts {
     int group_wait_ms;        /* writer waits up to this long to gather a group (0 = none) */
     uint64_t segment_max_bytes; /* roll to a new segment file past this size */
     uint64_t cache_max_bytes;   /* budget for recently appended entries kept in memory */
+    int recycle_max;            /* segment files kept for reuse when trimmed (0: delete them) */
 } store_opts_t;
 
 /* status: 0 when durable (or written, when !sync_data), negative errno on I/O failure.

@@ -31,6 +31,10 @@
 #define REC_HDR 24
 #define REC_MAGIC 0x3152474du        /* "MGR1" read as a little-endian u32 */
 #define REC_MAX_LEN (256u << 20)     /* sanity bound on a record's length field */
+/* A record's tag (header bytes 12..15): its log's ledger id, so that bytes left in a recycled
+ * segment file by another log never pass for records (0: written before tags existed). */
+#define REC_TAG(ledger_id) (0x80000000u | (uint32_t)((ledger_id) & 0x7fffffffu))
+#define RECYCLED_DIR ".recycled"     /* under ledgers/: segment files kept for reuse */
 #define IDX_EVERY 32                 /* sparse index: one offset per 32 entries */
 #define SCAN_BUF (1u << 20)
 #define IOV_BATCH 256                /* records per writev */
@@ -87,6 +91,8 @@ struct mg_segfile {
     int fd;
     int refs;
     uint64_t seg;   /* first entry id of the segment */
+    mg_log_t *log;  /* on log->sf_live while both exist (a trim must not recycle the file) */
+    struct mg_segfile *prev, *next;
 };
 
 struct mg_log {
@@ -94,6 +100,7 @@ struct mg_log {
     char *topic;
     char *dirpath;
     uint64_t ledger_id;
+    uint32_t tag;         /* REC_TAG(ledger_id) */
 
     /* loop thread */
     uint64_t first_id, durable_end, next_id;
@@ -112,6 +119,7 @@ struct mg_log {
     mg_entry_t **rtab;
     cnode_t **cring;      /* cached entries, contiguous ids, oldest at chead */
     mg_segfile_t *sfile[2]; /* segment files open for sendfile: [0] newest, [1] the one before */
+    mg_segfile_t *sf_live;  /* every segment file of this log still referenced anywhere */
     size_t ccap, chead, ccount;
     bool failed;
     bool closing;
@@ -134,6 +142,8 @@ struct mg_log {
      * handed from worker to worker through s->mu) */
     wfile_t *wf;          /* active segment, NULL until opened */
     uint64_t w_seg_first, w_off;
+    uint64_t w_stale;     /* the active file's size when it was taken recycled (old bytes past
+                           * w_off are cut when it closes), else 0 */
     int w_err;
     bool w_dirty;         /* written since the last fdatasync was requested */
     op_t *wq_head;        /* the batch being written */
@@ -142,6 +152,8 @@ struct mg_log {
 struct mg_store {
     char *dir;
     char *ldir;
+    char *rdir;              /* ldir/RECYCLED_DIR */
+    uint64_t rseq;           /* next name for a recycled file (loop thread) */
     store_opts_t o;
     int efd;
     uint64_t next_ledger_id; /* loop thread */
@@ -161,6 +173,8 @@ struct mg_store {
     pthread_cond_t wcond; /* workers wait for a ready log */
     pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
     mg_log_t *r_head, *r_tail; /* logs with submitted appends and no worker, FIFO */
+    uint64_t *rpool;         /* recycled segment files ready for reuse, by name */
+    size_t nrpool, caprpool;
     op_t *c_head, *c_tail; /* completed, for the loop */
     bool stop;
     pthread_t workers[IO_THREADS];
@@ -168,6 +182,9 @@ struct mg_store {
 };
 
 /* ledger.c helpers used by the writer */
+/* Move a recycled segment file to path (the new segment of a log) when one is ready: its size,
+ * or 0 when none (then create the file). Any thread; takes s->mu. */
+uint64_t recycled_take(mg_store_t *s, const char *path);
 void seg_path(const char *dirpath, uint64_t first, char *out, size_t outlen);
 int fsync_dir(const char *path);
 void put_le32(uint8_t *p, uint32_t v);

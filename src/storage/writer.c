@@ -1,5 +1,5 @@
 /* writer.c - the storage worker threads (see ledger.h). A worker takes one log with queued
- * appends, writes them with writev, hands the log back (so another worker can write the next
+ * appends, writes them with pwritev, hands the log back (so another worker can write the next
  * batch at once), then fdatasyncs the file and completes every batch the sync covers. Writes
  * to one log are serialised (w_busy); its fdatasyncs overlap, so an append waits for one
  * fdatasync that starts after it is written, never for an earlier one still in flight. The
@@ -25,11 +25,14 @@ void wfile_unref(wfile_t *wf)
     }
 }
 
+/* Open the active segment for writing at w_off. A new one (create) is a recycled file when one
+ * is ready (written over from offset 0, its old bytes cut when it closes), else a new file. */
 static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
 {
     char path[PATH_MAX];
     seg_path(l->dirpath, l->w_seg_first, path, sizeof path);
-    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_CREAT | (create ? O_TRUNC : 0);
+    l->w_stale = create ? recycled_take(s, path) : 0;
+    int flags = O_WRONLY | O_CLOEXEC | O_CREAT | (create && !l->w_stale ? O_TRUNC : 0);
     wfile_t *wf = mg_malloc(sizeof *wf);
     int fd = wf ? open(path, flags, 0644) : -1;
     if (fd < 0) {
@@ -64,6 +67,9 @@ static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
             writer_fail(l, -e);
             return -1;
         }
+        if (l->w_stale > l->w_off && ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
+            log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
+                      strerror(errno));
         pthread_mutex_lock(&s->mu);
         wfile_unref(l->wf);
         pthread_mutex_unlock(&s->mu);
@@ -75,14 +81,15 @@ static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
     return writer_open_seg(s, l, true);
 }
 
-static int writev_all(int fd, struct iovec *iov, int n)
+static int writev_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
     while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = pwritev(fd, iov, n, (off_t)off);
         if (w < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
+        off += (uint64_t)w;
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
             iov++;
@@ -131,13 +138,16 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
             total += rl;
             end = end->next;
         }
-        if (writev_all(l->wf->fd, iov, niov) < 0) {
+        if (writev_all(l->wf->fd, iov, niov, l->w_off) < 0) {
             int e = errno;
-            log_error("writev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
-            /* cut a partial record so the file stays a clean prefix */
+            log_error("pwritev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
+            /* cut a partial record (and a recycled file's old bytes) so the file stays a clean
+             * prefix */
             if (ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
                 log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
                           strerror(errno));
+            else
+                l->w_stale = 0;
             writer_fail(l, -e);
             continue;
         }

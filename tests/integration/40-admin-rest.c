@@ -691,7 +691,9 @@ static void test_policy_effects(void **s)
     assert_int_equal(jint(j, "subscriptions.slow.msgBacklog"), 0);
     json_decref(j);
 
-    /* retention: 0 minutes / 0 MB deletes consumed segments (segments roll at 1 MB) */
+    /* retention: 0 minutes / 0 MB deletes consumed segments (segments roll at 1 MB); infinite
+     * retention (-1) keeps them */
+    expect("POST", "/admin/v2/namespaces/public/pe/retention", "{\"retentionTimeInMinutes\":-1,\"retentionSizeInMB\":-1}", 204);
     produce("persistent://public/pe/ret", "ret-1", 30, 100000);
     j = http_json("GET", "/admin/v2/persistent/public/pe/ret/internalStats", NULL, 200);
     json_int_t before = jint(j, "numberOfEntries");
@@ -702,6 +704,12 @@ static void test_policy_effects(void **s)
     json_int_t after = jint(j, "numberOfEntries");
     json_decref(j);
     assert_true(after < before);
+    /* and, as in Pulsar, consumed segments go when the log rolls, without waiting for the
+     * retention check: no subscription, so all of them but the one being written */
+    produce("persistent://public/pe/ret", "ret-2", 30, 100000);
+    j = http_json("GET", "/admin/v2/persistent/public/pe/ret/internalStats", NULL, 200);
+    assert_true(jint(j, "numberOfEntries") < 30);
+    json_decref(j);
 }
 
 int main(void)

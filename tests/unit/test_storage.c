@@ -1,11 +1,12 @@
 /* test_storage.c - unit tests for the embedded ledger store (src/storage/ledger.c): append and
  * completion order, reopen, recovery of torn and corrupt tails, segment roll and trim, ledger
- * ids, cache eviction, the sync_data=false path, I/O failure, many logs.
+ * ids, cache eviction, the sync_data=false path, I/O failure, many logs, recycled segment files.
  * Each test works in its own mkdtemp directory, removed at teardown.
  * Run one test: CMOCKA_TEST_ABORT=1 build/bin/test_storage, or filter with CMOCKA_FILTER. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,6 +166,29 @@ static off_t file_size(const char *path)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     return st.st_size;
+}
+
+/* Files in dir (names not starting with '.'); their inode numbers in ino[] when given. */
+static int count_files(const char *dir, ino_t *ino, int max)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        if (ino && n < max) ino[n] = de->d_ino;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -350,6 +375,9 @@ static void test_roll_and_trim(void **state)
     assert_int_equal(log_read(l, 15, &e), -ENOENT);
     check_entry(l, 16, 100);
     assert_int_equal(log_trim(l, 1000), 4); /* never the active segment */
+    char rdir[128];
+    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    assert_int_equal(count_files(rdir, NULL, 0), 0); /* recycle_max 0: deleted */
     assert_int_equal(log_first_id(l), 48);
     assert_int_equal(log_segments(l, si, 16), 1);
     store_close(s);
@@ -361,6 +389,143 @@ static void test_roll_and_trim(void **state)
     check_entry(l, 48, 100);
     check_entry(l, 49, 100);
     assert_int_equal(log_read(l, 47, &e), -ENOENT);
+    store_close(s);
+}
+
+static void test_recycled_segments(void **state)
+{
+    fixture_t *f = *state;
+    store_opts_t o = opts(1000, 1 << 20, true); /* 8 records of 124 bytes per segment */
+    o.recycle_max = 3;
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *l = open_log(s, TOPIC, true);
+    done_t d = {0};
+    append_n(l, 0, 50, 100, &d);
+    wait_done(s, &d, 50);
+    /* six closed segments trimmed: three are kept for reuse, the others deleted */
+    assert_int_equal(log_trim(l, 48), 6);
+    char rdir[128], ldir[512], seg[1024];
+    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    log_dir_of(f, ldir, sizeof ldir);
+    ino_t kept[3];
+    assert_int_equal(count_files(rdir, kept, 3), 3);
+    assert_int_equal(count_files(ldir, NULL, 0), 2); /* meta and segment 48 */
+
+    /* the next three segments are those files, written over */
+    done_t d2 = {0};
+    append_n(l, 50, 28, 100, &d2);
+    wait_done(s, &d2, 28);
+    assert_int_equal(d2.errors, 0);
+    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    for (uint64_t first = 56; first <= 72; first += 8) {
+        snprintf(seg, sizeof seg, "%s/%020" PRIu64 ".seg", ldir, first);
+        ino_t ino = inode_of(seg);
+        assert_true(ino == kept[0] || ino == kept[1] || ino == kept[2]);
+    }
+    for (int i = 48; i < 78; i++) check_entry(l, i, 100);
+    store_close(s);
+    /* closed, each file holds its own records only: segment 72 has 6 of the old file's 8 */
+    for (uint64_t first = 56; first <= 72; first += 8) {
+        snprintf(seg, sizeof seg, "%s/%020" PRIu64 ".seg", ldir, first);
+        assert_int_equal(file_size(seg), (first == 72 ? 6 : 8) * 124);
+    }
+    s = open_store(f, o);
+    l = open_log(s, TOPIC, false);
+    assert_int_equal(log_first_id(l), 48);
+    assert_int_equal(log_durable_end(l), 78);
+    for (int i = 48; i < 78; i++) check_entry(l, i, 100);
+    store_close(s);
+}
+
+/* The case the record tag is for: log B's new segment is log A's old file, whose records have
+ * the same sizes and the very ids B writes next. The process ends without closing (as in a
+ * crash), so A's records are still there after B's three; recovery must stop at B's. */
+static void test_recycled_old_bytes_after_crash(void **state)
+{
+    fixture_t *f = *state;
+    store_opts_t o = opts(1000, 1 << 20, true);
+    o.recycle_max = 4;
+    const char *ta = "persistent://public/default/a", *tb = "persistent://public/default/b";
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[256];
+        mg_store_t *s = store_open(f->dir, &o, err, sizeof err);
+        mg_log_t *a = s ? log_open(s, ta, true, err, sizeof err) : NULL;
+        mg_log_t *b = s ? log_open(s, tb, true, err, sizeof err) : NULL;
+        if (!a || !b) _exit(2);
+        done_t d = {0};
+        for (int i = 0; i < 24; i++) {
+            mg_entry_t *e = make_entry(i, 100);
+            if (log_append(a, e, on_done, &d) < 0) _exit(3);
+            entry_unref(e);
+        }
+        wait_done(s, &d, 24);
+        /* recycled: A's segments 0 and 8; the next taken is the one with ids 8..15 */
+        if (log_trim(a, 16) != 2) _exit(4);
+        done_t d2 = {0};
+        for (int i = 0; i < 11; i++) {
+            mg_entry_t *e = make_entry(1000 + i, 100);
+            if (log_append(b, e, on_done, &d2) < 0) _exit(5);
+            entry_unref(e);
+        }
+        wait_done(s, &d2, 11);
+        _exit(d.errors || d2.errors ? 6 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *b = open_log(s, tb, false);
+    assert_int_equal(log_durable_end(b), 11);
+    mg_entry_t *e;
+    for (uint64_t i = 0; i < 11; i++) {
+        assert_int_equal(log_read(b, i, &e), 0);
+        char want[32];
+        int n = snprintf(want, sizeof want, "entry-%d-", 1000 + (int)i);
+        assert_memory_equal(e->data, want, (size_t)n);
+        entry_unref(e);
+    }
+    assert_int_equal(log_read(b, 11, &e), -ENOENT);
+    mg_log_t *a = open_log(s, ta, false);
+    assert_int_equal(log_first_id(a), 16);
+    assert_int_equal(log_durable_end(a), 24);
+    for (int i = 16; i < 24; i++) check_entry(a, i, 100);
+    store_close(s);
+}
+
+/* A segment some output still sends from (a segment file reference) is deleted, not written
+ * over: the reference keeps reading the old bytes. */
+static void test_recycle_skips_file_in_use(void **state)
+{
+    fixture_t *f = *state;
+    store_opts_t o = opts(1000, 1 << 20, true);
+    o.recycle_max = 4;
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *l = open_log(s, TOPIC, true);
+    done_t d = {0};
+    append_n(l, 0, 20, 100, &d);
+    wait_done(s, &d, 20);
+    mg_entry_t *e;
+    assert_int_equal(log_read(l, 3, &e), 0);
+    uint64_t off = 0;
+    mg_segfile_t *sf = log_entry_file(l, e, &off);
+    assert_non_null(sf);
+    assert_int_equal(log_trim(l, 16), 2);
+    char rdir[128];
+    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    assert_int_equal(count_files(rdir, NULL, 0), 1); /* segment 8 only */
+    done_t d2 = {0};
+    append_n(l, 20, 20, 100, &d2); /* rolls at 24: takes segment 8's file */
+    wait_done(s, &d2, 20);
+    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    uint8_t buf[100];
+    assert_int_equal(pread(segfile_fd(sf), buf, 100, (off_t)off), 100);
+    assert_memory_equal(buf, e->data, 100);
+    segfile_unref(sf);
+    entry_unref(e);
     store_close(s);
 }
 
@@ -730,6 +895,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_crc_in_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_and_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycled_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycled_old_bytes_after_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycle_skips_file_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_segment_corrupt_reads_eio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_recreate_new_ledger_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_eviction_reads_disk, setup, teardown),

@@ -3,7 +3,7 @@
  * the data is on disk only when the call returns, as with a slow disk), and with
  * $MG_SLOW_SYNC_FAIL set they then fail with EIO, as a failing disk's would ($MG_SLOW_SYNC_FAIL=N
  * with N > 0: only the first N matched calls fail, then the disk is healthy again). With
- * $MG_WRITE_FAIL=N, the first N writev() calls to a matched file fail with ENOSPC instead, as
+ * $MG_WRITE_FAIL=N, the first N pwritev() calls to a matched file fail with ENOSPC instead, as
  * on a full disk (nothing written). Everything else
  * goes straight to libc. Built without sanitizers; the broker under test runs with
  * ASAN_OPTIONS=verify_asan_link_order=0. */
@@ -64,17 +64,27 @@ int fsync(int fd)
     return slow(fd) ? delay(r) : r;
 }
 
-ssize_t writev(int fd, const struct iovec *iov, int n)
+/* The first $MG_WRITE_FAIL matched writes fail with ENOSPC. */
+static int write_fails(int fd)
 {
-    static ssize_t (*real)(int, const struct iovec *, int);
-    if (!real) real = (ssize_t(*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
     const char *fail = getenv("MG_WRITE_FAIL");
-    if (fail && slow(fd)) {
-        static int failed;
-        if (__atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED) < atoi(fail)) {
-            errno = ENOSPC;
-            return -1;
-        }
-    }
-    return real(fd, iov, n);
+    if (!fail || !slow(fd)) return 0;
+    static int failed;
+    if (__atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED) >= atoi(fail)) return 0;
+    errno = ENOSPC;
+    return 1;
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    static ssize_t (*real)(int, const struct iovec *, int, off_t);
+    if (!real) real = (ssize_t(*)(int, const struct iovec *, int, off_t))dlsym(RTLD_NEXT, "pwritev");
+    return write_fails(fd) ? -1 : real(fd, iov, n, off);
+}
+
+ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
+{
+    static ssize_t (*real)(int, const struct iovec *, int, off_t);
+    if (!real) real = (ssize_t(*)(int, const struct iovec *, int, off_t))dlsym(RTLD_NEXT, "pwritev64");
+    return write_fails(fd) ? -1 : real(fd, iov, n, off);
 }
