@@ -9,7 +9,14 @@
  * its due time to the end of the fdatasync that covered it (response time), which is what a
  * producer of a paced load sees, and what mg_bench_load measures against the broker.
  *
+ * With --seg MB each writer rolls to a new file past that size as Magnetar's segments do (the
+ * old one synced, the directory synced after a new file), and the file two segments back is
+ * deleted, as a segment is once its consumers have passed it. With --recycle that file becomes
+ * the new segment instead, written over from offset 0 (its old end cut when it rolls): the
+ * steady state of Magnetar's store with recycled segment files.
+ *
  * usage: disk_paced --dir D [-f 4] [-b 103060] [-r entries/s per file] [-t seconds] [--warmup W] [--lat F]
+ *                   [--seg MB [--recycle]]
  * Output: one key=value line: entries, MB/s, response p50/p99/p99.9/max ms, fdatasync p50/p99/max ms;
  * --lat F writes the response-time percentile table as mg_bench_load does (pct ms 0).
  * The files are removed at the end. Plain C, no libraries. */
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,11 +41,14 @@ static long entry_bytes = 103060;
 static double rate = 731; /* entries per second per file */
 static double seconds = 8, warmup = 1;
 static const char *dir, *lat_file;
+static uint64_t seg_bytes; /* --seg: roll past this size (0: one file for the run) */
+static int recycle;        /* --recycle: a new segment is the file two segments back */
 static uint64_t t0;
 static char *data;
 
 typedef struct {
-    int fd;
+    int fd, idx, seg;
+    uint64_t off, stale;
     long n;            /* entries due over the run */
     uint64_t *lat;     /* per counted entry, µs */
     long nlat;
@@ -59,6 +70,42 @@ static void die(const char *m)
 {
     fprintf(stderr, "disk_paced: %s: %s\n", m, strerror(errno));
     exit(1);
+}
+
+static void seg_name(const writer_t *w, int seg, char *out, size_t n)
+{
+    snprintf(out, n, "%s/disk_paced.%d.%d", dir, w->idx, seg);
+}
+
+static void sync_dir(void)
+{
+    int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0 || fsync(d)) die("fsync dir");
+    close(d);
+}
+
+/* Start segment w->seg + 1 (see the top comment). */
+static void roll(writer_t *w)
+{
+    if (fdatasync(w->fd)) die("fdatasync");
+    if (w->stale > w->off && ftruncate(w->fd, (off_t)w->off)) die("ftruncate");
+    close(w->fd);
+    w->seg++;
+    seg_name(w, w->seg, w->path, sizeof w->path);
+    char old[512];
+    seg_name(w, w->seg - 2, old, sizeof old);
+    struct stat st;
+    if (w->seg >= 2 && recycle && stat(old, &st) == 0 && rename(old, w->path) == 0) {
+        w->fd = open(w->path, O_WRONLY | O_CLOEXEC);
+        w->stale = (uint64_t)st.st_size;
+    } else {
+        if (w->seg >= 2) unlink(old);
+        w->fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        w->stale = 0;
+    }
+    if (w->fd < 0) die(w->path);
+    sync_dir();
+    w->off = 0;
 }
 
 static uint64_t due(long i) { return t0 + (uint64_t)((double)i * 1e6 / rate); }
@@ -88,13 +135,15 @@ static void *writer(void *arg)
             k++;
         }
         size_t want = (size_t)k * (size_t)entry_bytes, done = 0;
-        while (done < want) { /* append; short writes continue where they stopped */
-            ssize_t r = writev(w->fd, iov, (int)k);
+        if (seg_bytes && w->off > 0 && w->off + want > seg_bytes) roll(w);
+        while (done < want) { /* short writes continue where they stopped */
+            ssize_t r = pwritev(w->fd, iov, (int)k, (off_t)w->off);
             if (r < 0) {
                 if (errno == EINTR) continue;
                 die("writev");
             }
             done += (size_t)r;
+            w->off += (uint64_t)r;
             size_t skip = (size_t)r; /* advance the iovecs past what was written */
             int j = 0;
             while (j < k && skip >= iov[j].iov_len) skip -= iov[j++].iov_len;
@@ -147,8 +196,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-t") && v) seconds = atof(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
         else if (!strcmp(a, "--lat") && v) lat_file = argv[++i];
+        else if (!strcmp(a, "--seg") && v) seg_bytes = (uint64_t)atol(argv[++i]) << 20;
+        else if (!strcmp(a, "--recycle")) recycle = 1;
         else {
-            fprintf(stderr, "usage: disk_paced --dir D [-f files] [-b bytes] [-r entries/s per file] [-t s] [--warmup s] [--lat F]\n");
+            fprintf(stderr, "usage: disk_paced --dir D [-f files] [-b bytes] [-r entries/s per file] [-t s] [--warmup s] [--lat F] [--seg MB [--recycle]]\n");
             return 2;
         }
     }
@@ -162,7 +213,8 @@ int main(int argc, char **argv)
     long n = (long)((warmup + seconds) * rate);
     for (int f = 0; f < nfiles; f++) {
         writer_t *w = &ws[f];
-        snprintf(w->path, sizeof w->path, "%s/disk_paced.%d", dir, f);
+        w->idx = f;
+        seg_name(w, 0, w->path, sizeof w->path);
         w->fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (w->fd < 0) die(w->path);
         w->n = n;
@@ -187,7 +239,11 @@ int main(int argc, char **argv)
         memcpy(syn + si, ws[f].sync_us, (size_t)ws[f].nsync * sizeof *syn);
         si += ws[f].nsync;
         close(ws[f].fd);
-        unlink(ws[f].path);
+        for (int k = ws[f].seg >= 2 ? ws[f].seg - 2 : 0; k <= ws[f].seg; k++) {
+            char p[512];
+            seg_name(&ws[f], k, p, sizeof p);
+            unlink(p);
+        }
     }
     qsort(lat, (size_t)nl, sizeof *lat, cmp_u64);
     qsort(syn, (size_t)ns, sizeof *syn, cmp_u64);

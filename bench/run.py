@@ -44,7 +44,13 @@ N_NATS = 500_000 if not Q else 10_000
 LAT_SECONDS = 8 if not Q else 1
 B_RUNS = 5  # (b) runs (one in QUICK); the disk's latency drifts between them
 C_RUNS = 5  # (c) runs (one in QUICK); fan-out moved between 0.42 and 0.64 of iperf3 in one hour
-WARMUP = 1 if not Q else 0.2  # (b): seconds at the rate before latency counts (OpenMessaging Benchmark warms up too)
+# (b): seconds at the rate before latency counts (OpenMessaging Benchmark warms up too). Long
+# enough for each partition to roll twice at half of (a) (~95 MB/s into 256 MB segments): from
+# the third segment on, the store writes over the files of consumed segments, as a broker does
+# once it has run for a while. The quarter-rate runs roll half as often.
+WARMUP = 6 if not Q else 0.2
+WARMUP_Q = 12
+SEG_MB = 256  # Magnetar's default managedLedgerMaxSizePerLedgerMbytes; disk_paced rolls alike
 N_FANOUT = 2_000_000 if not Q else 10_000
 N_CATCHUP = 1_048_576 if not Q else 20_000      # 1 GiB of 1 KiB messages
 N_IDLE = 10_000 if not Q else 300
@@ -167,6 +173,36 @@ def peer(kind, port, name, extra, timeout=300):
     return kv(out.strip().splitlines()[-1])
 
 
+def disk_busy_ms():
+    """Milliseconds the disk holding WORK has been busy (io_ticks), or None when unknown."""
+    try:
+        st = os.stat(WORK).st_dev
+        with open("/sys/dev/block/%d:%d/stat" % (os.major(st), os.minor(st))) as f:
+            return int(f.read().split()[9])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_quiet_disk(limit=30):
+    """Sync, then wait until the disk has been idle for 1.5 s (at most limit s). Deleting
+    gigabytes on a file system mounted with `discard` keeps the disk busy after the unlink and
+    the sync return: (b) runs started right after disk_paced deleted its files had a p99 of
+    200-290 ms."""
+    os.sync()
+    t0 = time.time()
+    prev = disk_busy_ms()
+    if prev is None:
+        return
+    quiet_since = t0
+    while time.time() - t0 < limit and time.time() - quiet_since < 1.5:
+        time.sleep(0.25)
+        cur = disk_busy_ms()
+        if cur - prev > 10:  # busy more than 10 ms of the last 250
+            quiet_since = time.time()
+        prev = cur
+    return time.time() - t0
+
+
 def settle():
     """Delete what the earlier measurements stored and write back what they left dirty (the
     page-cache run leaves gigabytes): each starts with the same free memory and a quiet disk."""
@@ -180,8 +216,9 @@ def settle():
             elif sub.endswith((".aof", ".rdb")):
                 os.unlink(x)
     os.sync()
-    time.sleep(0.5)
-    log("settled (sync took %.1f s)" % (time.time() - t))
+    ts = time.time() - t
+    q = wait_quiet_disk()
+    log("settled (sync took %.1f s, then the disk was quiet after %.1f s)" % (ts, q or 0))
 
 
 def section(name, fn):
@@ -323,20 +360,21 @@ def disk_paced(name, entries_per_file):
     os.makedirs(d, exist_ok=True)
     try:
         out = run([DISKP, "--dir", d, "-f", "4", "-b", str(ENTRY_BYTES), "-r", "%.1f" % entries_per_file,
-                   "-t", str(LAT_SECONDS), "--warmup", str(WARMUP), "--lat", os.path.join(RAW, name + ".lat")],
+                   "-t", str(LAT_SECONDS), "--warmup", str(WARMUP), "--seg", str(SEG_MB), "--recycle",
+                   "--lat", os.path.join(RAW, name + ".lat")],
                   120, name)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return kv(out.strip().splitlines()[-1])
 
 
-def paced_run(name, raw, rate, profile=False):
-    """One (b)-style run on a fresh broker: rate msgs/s on the lat topic, WARMUP s not counted.
+def paced_run(name, raw, rate, profile=False, warmup=WARMUP):
+    """One (b)-style run on a fresh broker: rate msgs/s on the lat topic, warmup s not counted.
     With profile, the broker's storage-latency buckets are read before it stops."""
     m = Magnetar(name)
     try:
-        r = load(m.port, raw, MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (WARMUP + LAT_SECONDS)),
-                                         "--warmup", str(WARMUP)] + RT + ["--topic", "persistent://public/default/lat"])
+        r = load(m.port, raw, MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (warmup + LAT_SECONDS)),
+                                         "--warmup", str(warmup)] + RT + ["--topic", "persistent://public/default/lat"])
         if profile:
             r["storage_lat"] = storage_latency(m)
     finally:
@@ -360,7 +398,9 @@ def magnetar_b():
             per_job = rate / BATCH / 4 * ENTRY_BYTES
             f = fio("fio_b%d" % i, jobs=4, rate_per_job=per_job, size="%dk" % max(1024, per_job * LAT_SECONDS / 1024))
         if os.path.exists(DISKP):
+            wait_quiet_disk()
             dp = disk_paced(run_name("disk_paced_b", i), rate / BATCH / 4)
+        wait_quiet_disk()  # disk_paced and fio deleted gigabytes
         r = paced_run("mg_lat%d" % i, run_name("mg_b", i), rate, profile=True)
         runs.append((r["pub_p99_ms"], i, r, f, dp, f1))
     R["mg_lat_runs"] = [dict(p99=x[0], fio_p99=x[3]["p99"] if x[3] else None,
@@ -380,7 +420,8 @@ def magnetar_b():
     for i in range(3):
         settle()
         f1 = fio("fio_seq_bq%d" % i, size="512M") if have("fio") else None
-        r = paced_run("mg_latq%d" % i, run_name("mg_bq", i), rate / 2)
+        wait_quiet_disk()
+        r = paced_run("mg_latq%d" % i, run_name("mg_bq", i), rate / 2, warmup=WARMUP_Q)
         quarter.append((r["pub_p99_ms"], i, r, f1))
     R["mg_latq_runs"] = [dict(p99=x[0], fio_seq_p99=x[3]["p99"] if x[3] else None) for x in quarter]
     R["mg_latq"] = median_run(quarter, "mg_bq")[2]
@@ -841,11 +882,16 @@ def report(pngs):
       "behind does not count how late it is); the load generators count every message from its scheduled send "
       "time (response time, the wait for the disk included, once per message waiting). `disk_paced` "
       "(bench/disk_paced.c) measures the disk alone the second way: it writes (b)'s pattern with nothing but "
-      "`writev` + `fdatasync` per file, each entry counted from its due time, so the gap between it and "
-      "Magnetar is what the broker adds (network, protocol, checksums, dispatch to the subscription).\n")
-    w("(b) warm-up: every system runs %g s at the rate before latencies count, then %d s measured (the first "
-      "fraction of a second of a new topic pays for creating its files and for TCP and allocator warm-up; "
-      "OpenMessaging Benchmark warms up likewise).\n" % (WARMUP, LAT_SECONDS))
+      "`pwritev` + `fdatasync` per file, each entry counted from its due time, in %d MB segments written over "
+      "as Magnetar's store writes them in its steady state (`--seg %d --recycle`), so the gap between it and "
+      "Magnetar is what the broker adds (network, protocol, checksums, dispatch to the subscription).\n"
+      % (SEG_MB, SEG_MB))
+    w("(b) warm-up: every system runs %g s at the rate before latencies count (%g s in the quarter-rate runs), "
+      "then %d s measured. That is two segment rolls per partition: a new store appends to new files, and "
+      "from the third segment on writes over the files of segments its subscription has consumed "
+      "(storageRecycledSegmentsMax), the state of a broker that has run for a while; an fdatasync of "
+      "records written over allocated blocks does not wait for the file system's journal. OpenMessaging "
+      "Benchmark warms up likewise (a minute).\n" % (WARMUP, WARMUP_Q, LAT_SECONDS))
     if R.get("mg_lat_runs"):
         w("(b) runs (Magnetar p99 publish / just before it: the issue's fio job (1 file, sequential, unpaced) p99 "
           "fdatasync / on the same disk at the same pattern: fio p99 fdatasync / `disk_paced` p99 response, ms): "

@@ -92,7 +92,7 @@ static void retention_trim(topic_t *t, const ns_policies_t *p)
     }
     if (trim_before > log_first_id(t->log)) {
         int d = log_trim(t->log, trim_before);
-        if (d > 0) log_info("retention: %s: deleted %d segment(s)", t->name, d);
+        if (d > 0) log_info("retention: %s: removed %d segment(s)", t->name, d);
     }
 }
 
