@@ -529,6 +529,62 @@ static void test_recycle_skips_file_in_use(void **state)
     store_close(s);
 }
 
+/* Rewrite every record of a segment of 124-byte records (100 data bytes) as a build before
+ * record tags wrote it: tag 0, CRC over the header with that 0. */
+static void untag_segment(const char *path, int nrec)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    for (int i = 0; i < nrec; i++) {
+        uint8_t r[124];
+        assert_int_equal(pread(fd, r, sizeof r, (off_t)i * 124), 124);
+        memset(r + 12, 0, 4);
+        uint32_t crc = crc32c(crc32c(0, r + 8, 16), r + 24, 100);
+        for (int k = 0; k < 4; k++) r[4 + k] = (uint8_t)(crc >> (8 * k));
+        assert_int_equal(pwrite(fd, r, sizeof r, (off_t)i * 124), 124);
+    }
+    close(fd);
+}
+
+/* A store written before record tags: read as before, continued with tagged records, and its
+ * untagged segments deleted when trimmed, never recycled (their bytes carry no log's tag). */
+static void test_untagged_records_from_older_builds(void **state)
+{
+    fixture_t *f = *state;
+    store_opts_t o = opts(1000, 1 << 20, true);
+    o.recycle_max = 4;
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *l = open_log(s, TOPIC, true);
+    done_t d = {0};
+    append_n(l, 0, 20, 100, &d); /* segments 0, 8, 16 (4 records) */
+    wait_done(s, &d, 20);
+    store_close(s);
+    char ldir[512], seg[1024];
+    log_dir_of(f, ldir, sizeof ldir);
+    for (int first = 0; first <= 16; first += 8) {
+        snprintf(seg, sizeof seg, "%s/%020d.seg", ldir, first);
+        untag_segment(seg, first == 16 ? 4 : 8);
+    }
+    s = open_store(f, o);
+    l = open_log(s, TOPIC, false);
+    assert_int_equal(log_durable_end(l), 20);
+    for (int i = 0; i < 20; i++) check_entry(l, i, 100);
+    done_t d2 = {0};
+    append_n(l, 20, 4, 100, &d2); /* into the untagged tail segment */
+    wait_done(s, &d2, 4);
+    assert_int_equal(log_trim(l, 16), 2);
+    char rdir[128];
+    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    store_close(s);
+    s = open_store(f, o);
+    l = open_log(s, TOPIC, false);
+    assert_int_equal(log_first_id(l), 16);
+    assert_int_equal(log_durable_end(l), 24);
+    for (int i = 16; i < 24; i++) check_entry(l, i, 100);
+    store_close(s);
+}
+
 static void test_closed_segment_corrupt_reads_eio(void **state)
 {
     fixture_t *f = *state;
@@ -898,6 +954,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recycled_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recycled_old_bytes_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recycle_skips_file_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untagged_records_from_older_builds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_segment_corrupt_reads_eio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_recreate_new_ledger_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_eviction_reads_disk, setup, teardown),
