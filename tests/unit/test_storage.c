@@ -184,6 +184,25 @@ static int count_files(const char *dir, ino_t *ino, int max)
     return n;
 }
 
+/* Files in the store's recycled-segment directory (their inodes in ino[] when given). */
+static int recycled_files(fixture_t *f, ino_t *ino, int max)
+{
+    char rdir[128];
+    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    return count_files(rdir, ino, max);
+}
+
+/* Reopen the store and the log of topic: it holds entries [first, end) of 100 bytes. */
+static void reopen_check(fixture_t *f, store_opts_t o, const char *topic, int first, int end)
+{
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *l = open_log(s, topic, false);
+    assert_int_equal(log_first_id(l), (uint64_t)first);
+    assert_int_equal(log_durable_end(l), (uint64_t)end);
+    for (int i = first; i < end; i++) check_entry(l, i, 100);
+    store_close(s);
+}
+
 static ino_t inode_of(const char *path)
 {
     struct stat st;
@@ -375,9 +394,7 @@ static void test_roll_and_trim(void **state)
     assert_int_equal(log_read(l, 15, &e), -ENOENT);
     check_entry(l, 16, 100);
     assert_int_equal(log_trim(l, 1000), 4); /* never the active segment */
-    char rdir[128];
-    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
-    assert_int_equal(count_files(rdir, NULL, 0), 0); /* recycle_max 0: deleted */
+    assert_int_equal(recycled_files(f, NULL, 0), 0); /* recycle_max 0: deleted */
     assert_int_equal(log_first_id(l), 48);
     assert_int_equal(log_segments(l, si, 16), 1);
     store_close(s);
@@ -404,11 +421,10 @@ static void test_recycled_segments(void **state)
     wait_done(s, &d, 50);
     /* six closed segments trimmed: three are kept for reuse, the others deleted */
     assert_int_equal(log_trim(l, 48), 6);
-    char rdir[128], ldir[512], seg[1024];
-    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
+    char ldir[512], seg[1024];
     log_dir_of(f, ldir, sizeof ldir);
     ino_t kept[3];
-    assert_int_equal(count_files(rdir, kept, 3), 3);
+    assert_int_equal(recycled_files(f, kept, 3), 3);
     assert_int_equal(count_files(ldir, NULL, 0), 2); /* meta and segment 48 */
 
     /* the next three segments are those files, written over */
@@ -416,7 +432,7 @@ static void test_recycled_segments(void **state)
     append_n(l, 50, 28, 100, &d2);
     wait_done(s, &d2, 28);
     assert_int_equal(d2.errors, 0);
-    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    assert_int_equal(recycled_files(f, NULL, 0), 0);
     for (uint64_t first = 56; first <= 72; first += 8) {
         snprintf(seg, sizeof seg, "%s/%020" PRIu64 ".seg", ldir, first);
         ino_t ino = inode_of(seg);
@@ -429,12 +445,7 @@ static void test_recycled_segments(void **state)
         snprintf(seg, sizeof seg, "%s/%020" PRIu64 ".seg", ldir, first);
         assert_int_equal(file_size(seg), (first == 72 ? 6 : 8) * 124);
     }
-    s = open_store(f, o);
-    l = open_log(s, TOPIC, false);
-    assert_int_equal(log_first_id(l), 48);
-    assert_int_equal(log_durable_end(l), 78);
-    for (int i = 48; i < 78; i++) check_entry(l, i, 100);
-    store_close(s);
+    reopen_check(f, o, TOPIC, 48, 78);
 }
 
 /* The case the record tag is for: log B's new segment is log A's old file, whose records have
@@ -489,11 +500,8 @@ static void test_recycled_old_bytes_after_crash(void **state)
         entry_unref(e);
     }
     assert_int_equal(log_read(b, 11, &e), -ENOENT);
-    mg_log_t *a = open_log(s, ta, false);
-    assert_int_equal(log_first_id(a), 16);
-    assert_int_equal(log_durable_end(a), 24);
-    for (int i = 16; i < 24; i++) check_entry(a, i, 100);
     store_close(s);
+    reopen_check(f, o, ta, 16, 24);
 }
 
 /* A segment some output still sends from (a segment file reference) is deleted, not written
@@ -514,13 +522,11 @@ static void test_recycle_skips_file_in_use(void **state)
     mg_segfile_t *sf = log_entry_file(l, e, &off);
     assert_non_null(sf);
     assert_int_equal(log_trim(l, 16), 2);
-    char rdir[128];
-    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
-    assert_int_equal(count_files(rdir, NULL, 0), 1); /* segment 8 only */
+    assert_int_equal(recycled_files(f, NULL, 0), 1); /* segment 8 only */
     done_t d2 = {0};
     append_n(l, 20, 20, 100, &d2); /* rolls at 24: takes segment 8's file */
     wait_done(s, &d2, 20);
-    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    assert_int_equal(recycled_files(f, NULL, 0), 0);
     uint8_t buf[100];
     assert_int_equal(pread(segfile_fd(sf), buf, 100, (off_t)off), 100);
     assert_memory_equal(buf, e->data, 100);
@@ -573,16 +579,9 @@ static void test_untagged_records_from_older_builds(void **state)
     append_n(l, 20, 4, 100, &d2); /* into the untagged tail segment */
     wait_done(s, &d2, 4);
     assert_int_equal(log_trim(l, 16), 2);
-    char rdir[128];
-    snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
-    assert_int_equal(count_files(rdir, NULL, 0), 0);
+    assert_int_equal(recycled_files(f, NULL, 0), 0);
     store_close(s);
-    s = open_store(f, o);
-    l = open_log(s, TOPIC, false);
-    assert_int_equal(log_first_id(l), 16);
-    assert_int_equal(log_durable_end(l), 24);
-    for (int i = 16; i < 24; i++) check_entry(l, i, 100);
-    store_close(s);
+    reopen_check(f, o, TOPIC, 16, 24);
 }
 
 static void test_closed_segment_corrupt_reads_eio(void **state)
