@@ -890,7 +890,7 @@ def report(pngs):
       "then %d s measured. That is two segment rolls per partition: a new store appends to new files, and "
       "from the third segment on writes over the files of segments its subscription has consumed "
       "(storageRecycledSegmentsMax), the state of a broker that has run for a while; an fdatasync of "
-      "records written over allocated blocks does not wait for the file system's journal. OpenMessaging "
+      "records written over allocated blocks writes no file-system metadata. OpenMessaging "
       "Benchmark warms up likewise (a minute).\n" % (WARMUP, WARMUP_Q, LAT_SECONDS))
     if R.get("mg_lat_runs"):
         w("(b) runs (Magnetar p99 publish / just before it: the issue's fio job (1 file, sequential, unpaced) p99 "

@@ -529,9 +529,11 @@ static void cache_add(mg_log_t *l, mg_entry_t *e)
 /* ---- recycled segment files --------------------------------------------------------------
  * A trimmed segment file is kept (up to recycle_max store-wide) and becomes a later segment of
  * any log, written over from offset 0. An fdatasync of records written over blocks the file
- * already has need not wait for the file system to allocate blocks and record a new size (a
- * journal commit on ext4): on the test VM the disk alone answered (b)'s pattern in about half
- * the time (docs/design.md). The record tag keeps the old bytes from passing for records. */
+ * already has writes the data and flushes the cache, nothing else: after an append it must
+ * also make the new blocks and size durable (on the test VM's journal-less ext4, synchronous
+ * writes of the inode and of the block map; with a journal, a commit). There the disk alone
+ * answered (b)'s pattern in about half the time (docs/design.md). The record tag keeps the old
+ * bytes from passing for records. */
 
 static void recycled_path(const mg_store_t *s, uint64_t n, char *out, size_t outlen)
 {
