@@ -34,6 +34,8 @@ static void on_store(mg_loop_t *l, int fd, int events, void *arg)
 
 static void before_sleep(mg_loop_t *l, void *arg)
 {
+    broker_t *b = arg;
+    store_kick(b->store);
     dispatch_pending(arg);
     conn_flush_all(arg);
 }
@@ -222,6 +224,7 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
         .segment_max_bytes = (uint64_t)cfg->max_segment_mb * 1024 * 1024,
         .cache_max_bytes = (uint64_t)cfg->cache_size_mb * 1024 * 1024,
         .recycle_max = cfg->recycled_segments_max,
+        .batch_wakeups = true,
     };
     b->store = store_open(cfg->data_dir, &so, err, errlen);
     if (!b->store) goto fail;

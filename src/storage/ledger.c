@@ -776,6 +776,14 @@ void store_close(mg_store_t *s)
 
 int store_event_fd(mg_store_t *s) { return s->efd; }
 
+void store_kick(mg_store_t *s)
+{
+    if (!s->kicks) return; /* only the loop changes it */
+    pthread_mutex_lock(&s->mu);
+    for (; s->kicks > 0; s->kicks--) pthread_cond_signal(&s->wcond);
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* Apply one completed append to the loop's view of its log. Returns the status to report. */
 static int log_complete(mg_log_t *l, op_t *op)
 {
@@ -1083,6 +1091,7 @@ void log_close(mg_log_t *l)
     if (!l) return;
     mg_store_t *s = l->s;
     l->closing = true;
+    store_kick(s); /* appends not handed to a worker yet must be written before l goes */
     /* wait until no worker holds this log (its appends written and synced), then drop its
      * completions without running callbacks */
     op_t *drop = NULL;
@@ -1171,7 +1180,8 @@ int log_append(mg_log_t *l, mg_entry_t *e, log_append_cb cb, void *arg)
     else l->pq_head = op;
     l->pq_tail = op;
     l->w_pending++;
-    log_make_ready(s, l);
+    if (!s->o.batch_wakeups) log_make_ready(s, l);
+    else if (log_queue_ready(s, l)) s->kicks++;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

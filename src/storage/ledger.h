@@ -30,6 +30,8 @@ typedef struct store_opts {
     uint64_t segment_max_bytes; /* roll to a new segment file past this size */
     uint64_t cache_max_bytes;   /* budget for recently appended entries kept in memory */
     int recycle_max;            /* segment files kept for reuse when trimmed (0: delete them) */
+    bool batch_wakeups;         /* log_append wakes no worker: the loop calls store_kick once
+                                 * per pass, before it sleeps */
 } store_opts_t;
 
 /* status: 0 when durable (or written, when !sync_data), negative errno on I/O failure.
@@ -43,6 +45,10 @@ void store_close(mg_store_t *s);
 /* fd to watch for readability on the loop; then call store_dispatch_completions(). */
 int store_event_fd(mg_store_t *s);
 void store_dispatch_completions(mg_store_t *s);
+/* With batch_wakeups: wake a worker for each log appended to since the last call. The loop
+ * calls it before it sleeps, so a pass that reads many SENDs wakes the workers once, and they
+ * find bigger batches, instead of being woken (and preempting the loop) at every append. */
+void store_kick(mg_store_t *s);
 
 /* Open (create when create=true) the log of one topic partition, by its canonical full name
  * (persistent://tenant/ns/topic[-partition-N]); the name is encoded safely into a directory

@@ -173,6 +173,7 @@ struct mg_store {
     pthread_cond_t wcond; /* workers wait for a ready log */
     pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
     mg_log_t *r_head, *r_tail; /* logs with submitted appends and no worker, FIFO */
+    int kicks;               /* logs made ready by appends, workers not woken yet (loop) */
     uint64_t *rpool;         /* recycled segment files ready for reuse, by name */
     size_t nrpool, caprpool;
     op_t *c_head, *c_tail; /* completed, for the loop */
@@ -198,5 +199,7 @@ void wfile_unref(wfile_t *wf);
 /* Put l on the ready list for a worker unless one is writing it or it is there already
  * (under s->mu). */
 void log_make_ready(mg_store_t *s, mg_log_t *l);
+/* The same without waking a worker: true when l was added (the caller wakes one later). */
+bool log_queue_ready(mg_store_t *s, mg_log_t *l);
 
 #endif

@@ -159,13 +159,18 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
 
 void log_make_ready(mg_store_t *s, mg_log_t *l)
 {
-    if (l->w_busy || l->w_ready) return;
+    if (log_queue_ready(s, l)) pthread_cond_signal(&s->wcond);
+}
+
+bool log_queue_ready(mg_store_t *s, mg_log_t *l)
+{
+    if (l->w_busy || l->w_ready) return false;
     l->w_ready = true;
     l->r_next = NULL;
     if (s->r_tail) s->r_tail->r_next = l;
     else s->r_head = l;
     s->r_tail = l;
-    pthread_cond_signal(&s->wcond);
+    return true;
 }
 
 /* Move l's written appends that are durable now (batch <= w_durable) to the completion

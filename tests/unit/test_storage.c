@@ -584,6 +584,29 @@ static void test_untagged_records_from_older_builds(void **state)
     reopen_check(f, o, TOPIC, 16, 24);
 }
 
+/* batch_wakeups: an append waits for store_kick (the broker's loop calls it before it sleeps);
+ * log_close kicks what is queued itself, so it never waits for a worker nobody woke. */
+static void test_batch_wakeups(void **state)
+{
+    fixture_t *f = *state;
+    store_opts_t o = opts(1 << 20, 1 << 20, true);
+    o.batch_wakeups = true;
+    mg_store_t *s = open_store(f, o);
+    mg_log_t *l = open_log(s, TOPIC, true);
+    done_t d = {0};
+    append_n(l, 0, 3, 100, &d);
+    struct pollfd p = {.fd = store_event_fd(s), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 200), 0); /* no worker woken: nothing written */
+    store_kick(s);
+    wait_done(s, &d, 3);
+    assert_int_equal(d.errors, 0);
+    done_t d2 = {0};
+    append_n(l, 3, 2, 100, &d2);
+    log_close(l); /* writes them (callbacks dropped) */
+    store_close(s);
+    reopen_check(f, o, TOPIC, 0, 5);
+}
+
 static void test_closed_segment_corrupt_reads_eio(void **state)
 {
     fixture_t *f = *state;
@@ -954,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recycled_old_bytes_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recycle_skips_file_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untagged_records_from_older_builds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_wakeups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_segment_corrupt_reads_eio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_recreate_new_ledger_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_eviction_reads_disk, setup, teardown),
