@@ -187,12 +187,13 @@ def wait_quiet_disk(limit=30):
     """Sync, then wait until the disk has been idle for 1.5 s (at most limit s). Deleting
     gigabytes on a file system mounted with `discard` keeps the disk busy after the unlink and
     the sync return: (b) runs started right after disk_paced deleted its files had a p99 of
-    200-290 ms."""
+    200-290 ms. Returns the seconds the sync took and the seconds waited after it."""
+    t = time.time()
     os.sync()
     t0 = time.time()
     prev = disk_busy_ms()
     if prev is None:
-        return
+        return t0 - t, 0.0
     quiet_since = t0
     while time.time() - t0 < limit and time.time() - quiet_since < 1.5:
         time.sleep(0.25)
@@ -200,13 +201,12 @@ def wait_quiet_disk(limit=30):
         if cur - prev > 10:  # busy more than 10 ms of the last 250
             quiet_since = time.time()
         prev = cur
-    return time.time() - t0
+    return t0 - t, time.time() - t0
 
 
 def settle():
     """Delete what the earlier measurements stored and write back what they left dirty (the
     page-cache run leaves gigabytes): each starts with the same free memory and a quiet disk."""
-    t = time.time()
     for name in os.listdir(WORK):
         d = os.path.join(WORK, name)
         for sub in (os.listdir(d) if os.path.isdir(d) else []):
@@ -215,10 +215,8 @@ def settle():
                 shutil.rmtree(x, ignore_errors=True)
             elif sub.endswith((".aof", ".rdb")):
                 os.unlink(x)
-    os.sync()
-    ts = time.time() - t
-    q = wait_quiet_disk()
-    log("settled (sync took %.1f s, then the disk was quiet after %.1f s)" % (ts, q or 0))
+    ts, q = wait_quiet_disk()
+    log("settled (sync took %.1f s, then the disk was quiet after %.1f s)" % (ts, q))
 
 
 def section(name, fn):

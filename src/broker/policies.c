@@ -61,6 +61,19 @@ static void evict_backlog(topic_t *t, int64_t limit)
     }
 }
 
+/* One past the last entry every subscription has acknowledged (all durable ones when there
+ * is no subscription). */
+static uint64_t consumed_end(topic_t *t)
+{
+    uint64_t end = log_durable_end(t->log);
+    void *v;
+    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
+        subscription_t *s = v;
+        if (s->acks.floor < end) end = s->acks.floor;
+    }
+    return end;
+}
+
 static void retention_trim(topic_t *t, const ns_policies_t *p)
 {
     broker_t *b = t->b;
@@ -68,14 +81,8 @@ static void retention_trim(topic_t *t, const ns_policies_t *p)
                                                       : b->cfg->default_retention_minutes;
     int64_t size_mb = p && p->retention_size_mb != -2 ? p->retention_size_mb
                                                       : b->cfg->default_retention_size_mb;
-    /* entries every subscription has acknowledged are candidates */
-    uint64_t min_floor = log_durable_end(t->log);
-    void *v;
-    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
-        subscription_t *s = v;
-        if (s->acks.floor < min_floor) min_floor = s->acks.floor;
-    }
     if (minutes < 0 && size_mb < 0) return; /* infinite retention */
+    uint64_t min_floor = consumed_end(t); /* entries before it are candidates */
     log_segment_info_t segs[256];
     int n = log_segments(t->log, segs, 256);
     if (n > 256) n = 256;
@@ -108,15 +115,9 @@ void topic_trim_check(topic_t *t, uint64_t floor)
     retention_trim(t, ns_policies(t->b, t->tn.tenant, t->tn.ns));
     n = log_segments(t->log, &first, 1);
     t->trim_nsegs = (size_t)n;
-    uint64_t min_floor = log_durable_end(t->log);
-    void *v;
-    for (size_t it = 0; map_next(&t->subs, &it, NULL, NULL, &v);) {
-        subscription_t *s = v;
-        if (s->acks.floor < min_floor) min_floor = s->acks.floor;
-    }
     /* next: when an ack floor reaches the end of the oldest closed segment; never when that
      * is consumed already (retention keeps it: the next roll or the periodic check decides) */
-    t->trim_at = n > 1 && first.end_id > min_floor ? first.end_id : UINT64_MAX;
+    t->trim_at = n > 1 && first.end_id > consumed_end(t) ? first.end_id : UINT64_MAX;
 }
 
 void policies_enforce_all(broker_t *b)

@@ -540,19 +540,6 @@ static void recycled_path(const mg_store_t *s, uint64_t n, char *out, size_t out
     snprintf(out, outlen, "%s/%020" PRIu64, s->rdir, n);
 }
 
-static int recycled_push(mg_store_t *s, uint64_t n)
-{
-    if (s->nrpool == s->caprpool) {
-        size_t nc = s->caprpool ? s->caprpool * 2 : 8;
-        uint64_t *np = mg_realloc(s->rpool, nc * sizeof *np);
-        if (!np) return -1;
-        s->rpool = np;
-        s->caprpool = nc;
-    }
-    s->rpool[s->nrpool++] = n;
-    return 0;
-}
-
 uint64_t recycled_take(mg_store_t *s, const char *path)
 {
     pthread_mutex_lock(&s->mu);
@@ -603,10 +590,9 @@ static bool seg_recycle(mg_log_t *l, uint64_t first, const char *path)
         log_error("rename(%s, %s): %s", path, to, strerror(errno));
         return false;
     }
-    pthread_mutex_lock(&s->mu);
-    int rc = recycled_push(s, n);
+    pthread_mutex_lock(&s->mu); /* workers only take: the room checked above is still there */
+    s->rpool[s->nrpool++] = n;
     pthread_mutex_unlock(&s->mu);
-    if (rc < 0) unlink(to);
     return true;
 }
 
@@ -625,7 +611,9 @@ static int recycled_load(mg_store_t *s)
         for (int i = 0; digits && i < 20; i++) digits = nm[i] >= '0' && nm[i] <= '9';
         uint64_t n = digits ? strtoull(nm, NULL, 10) : 0;
         if (digits && n >= s->rseq) s->rseq = n + 1;
-        if (!digits || s->nrpool >= (size_t)s->o.recycle_max || recycled_push(s, n) < 0) {
+        if (digits && s->nrpool < (size_t)s->o.recycle_max) {
+            s->rpool[s->nrpool++] = n;
+        } else {
             snprintf(path, sizeof path, "%s/%s", s->rdir, nm);
             unlink(path);
         }
@@ -670,6 +658,12 @@ mg_store_t *store_open(const char *dir, const store_opts_t *o, char *err, size_t
         goto fail;
     }
     snprintf(s->rdir, rl, "%s/%s", s->ldir, RECYCLED_DIR);
+    /* at most recycle_max are ever kept: the array never grows */
+    s->rpool = mg_calloc((size_t)s->o.recycle_max + 1, sizeof *s->rpool);
+    if (!s->rpool) {
+        mg_set_err(err, errlen, "out of memory");
+        goto fail;
+    }
     if (recycled_load(s) < 0) {
         mg_set_err(err, errlen, "%s: %s", s->rdir, strerror(errno));
         goto fail;
@@ -1111,9 +1105,7 @@ void log_close(mg_log_t *l)
         }
     }
     pthread_mutex_unlock(&s->mu);
-    /* no worker holds l now: cut what a recycled active segment held before */
-    if (l->wf && l->w_stale > l->w_off && ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
-        log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(errno));
+    if (l->wf) seg_cut_stale(l); /* no worker holds l now */
     for (pp = s->dlist; pp && *pp;) {
         op_t *op = *pp;
         if (op->log == l) {

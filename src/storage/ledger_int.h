@@ -174,8 +174,9 @@ struct mg_store {
     pthread_cond_t dcond; /* log_close waits for a log's appends to be written */
     mg_log_t *r_head, *r_tail; /* logs with submitted appends and no worker, FIFO */
     int kicks;               /* logs made ready by appends, workers not woken yet (loop) */
-    uint64_t *rpool;         /* recycled segment files ready for reuse, by name */
-    size_t nrpool, caprpool;
+    uint64_t *rpool;         /* recycled segment files ready for reuse, by name (room for
+                              * recycle_max) */
+    size_t nrpool;
     op_t *c_head, *c_tail; /* completed, for the loop */
     bool stop;
     pthread_t workers[IO_THREADS];
@@ -196,6 +197,9 @@ void *writer_main(void *arg);
 /* Drop a reference on a segment file (under s->mu, or once no worker can hold it); the last
  * one closes it. */
 void wfile_unref(wfile_t *wf);
+/* Cut what a recycled active segment held before, past w_off (it is closing: a roll, or
+ * log_close). The worker holding w_busy, or once no worker can hold l. */
+void seg_cut_stale(mg_log_t *l);
 /* Put l on the ready list for a worker unless one is writing it or it is there already
  * (under s->mu). */
 void log_make_ready(mg_store_t *s, mg_log_t *l);

@@ -52,6 +52,15 @@ static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
     return 0;
 }
 
+void seg_cut_stale(mg_log_t *l)
+{
+    if (l->w_stale <= l->w_off) return;
+    if (ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
+        log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(errno));
+    else
+        l->w_stale = 0;
+}
+
 /* Close the active segment (synced first when sync_data) and start one at first_id. The sync
  * covers everything written to the old file, so the batches written there complete with the
  * next fdatasync of the new one. It is needed even when this batch wrote nothing there yet
@@ -67,9 +76,7 @@ static int writer_roll(mg_store_t *s, mg_log_t *l, uint64_t first_id)
             writer_fail(l, -e);
             return -1;
         }
-        if (l->w_stale > l->w_off && ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
-            log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
-                      strerror(errno));
+        seg_cut_stale(l);
         pthread_mutex_lock(&s->mu);
         wfile_unref(l->wf);
         pthread_mutex_unlock(&s->mu);

@@ -112,6 +112,16 @@ static void expect_persistence_error_then_close(mgt_conn_t *c, uint64_t producer
     assert_int_equal(f.cmd->close_producer->producer_id, producer_id);
 }
 
+/* Producer pid ("name") on topic sends seq: refused with PersistenceError, then closed. */
+static void send_refused(mgt_conn_t *c, const char *topic, uint64_t pid, const char *name,
+                         uint64_t seq, const char *payload)
+{
+    frame_t f;
+    assert_int_equal(mgt_producer(c, topic, pid, name, &f), T(PRODUCER_SUCCESS));
+    assert_int_equal(mgt_send(c, pid, seq, name, payload, strlen(payload), NULL, 0), 0);
+    expect_persistence_error_then_close(c, pid, seq);
+}
+
 /* An Exclusive subscription (consumer 7) from the earliest entry, with permits for 10. */
 static void read_from_start(mgt_conn_t *c, const char *topic)
 {
@@ -127,13 +137,8 @@ static void test_failed_sync_is_not_acknowledged(void **s)
     mgt_broker_t *b = start_with_slow_segment0(NULL, 0, "-1");
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
-    frame_t f;
     /* every sync fails: each time the producer comes back, its next SEND fails again */
-    for (uint64_t i = 0; i < 3; i++) {
-        assert_int_equal(mgt_producer(c, "badisk", i + 1, "bp", &f), T(PRODUCER_SUCCESS));
-        assert_int_equal(mgt_send(c, i + 1, i, "bp", "lost?", 5, NULL, 0), 0);
-        expect_persistence_error_then_close(c, i + 1, i);
-    }
+    for (uint64_t i = 0; i < 3; i++) send_refused(c, "badisk", i + 1, "bp", i, "lost?");
     assert_true(mgt_broker_alive(b));
     mgt_close(c);
     assert_int_equal(mgt_broker_stop(b), 0);
@@ -148,9 +153,7 @@ static void test_topic_recovers_after_failed_sync(void **s)
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
-    assert_int_equal(mgt_producer(c, "flaky", 1, "fp", &f), T(PRODUCER_SUCCESS));
-    assert_int_equal(mgt_send(c, 1, 0, "fp", "first", 5, NULL, 0), 0);
-    expect_persistence_error_then_close(c, 1, 0);
+    send_refused(c, "flaky", 1, "fp", 0, "first");
     /* the client reconnects its producer, as Pulsar clients do after CLOSE_PRODUCER */
     assert_int_equal(mgt_producer(c, "flaky", 2, "fp", &f), T(PRODUCER_SUCCESS));
     assert_int_equal(mgt_send(c, 2, 1, "fp", "second", 6, NULL, 0), 0);
@@ -183,12 +186,8 @@ static void test_full_disk_then_room(void **s)
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
-    assert_int_equal(mgt_producer(c, "full", 1, "np", &f), T(PRODUCER_SUCCESS));
-    assert_int_equal(mgt_send(c, 1, 0, "np", "no room", 7, NULL, 0), 0);
-    expect_persistence_error_then_close(c, 1, 0);
-    assert_int_equal(mgt_producer(c, "full", 2, "np", &f), T(PRODUCER_SUCCESS));
-    assert_int_equal(mgt_send(c, 2, 1, "np", "still none", 10, NULL, 0), 0);
-    expect_persistence_error_then_close(c, 2, 1);
+    send_refused(c, "full", 1, "np", 0, "no room");
+    send_refused(c, "full", 2, "np", 1, "still none");
     assert_int_equal(mgt_producer(c, "full", 3, "np", &f), T(PRODUCER_SUCCESS));
     assert_int_equal(mgt_send(c, 3, 2, "np", "room", 4, NULL, 0), 0);
     assert_int_equal(mgt_expect(c, T(SEND_RECEIPT), &f, 10000), 1);
@@ -215,9 +214,7 @@ static void test_dedup_after_failed_sync(void **s)
     assert_non_null(b);
     mgt_conn_t *c = mgt_connect(b->port, true);
     frame_t f;
-    assert_int_equal(mgt_producer(c, "dd", 1, "dp", &f), T(PRODUCER_SUCCESS));
-    assert_int_equal(mgt_send(c, 1, 0, "dp", "once", 4, NULL, 0), 0);
-    expect_persistence_error_then_close(c, 1, 0);
+    send_refused(c, "dd", 1, "dp", 0, "once");
     assert_int_equal(mgt_producer(c, "dd", 2, "dp", &f), T(PRODUCER_SUCCESS));
     assert_int_equal(mgt_send(c, 2, 0, "dp", "once", 4, NULL, 0), 0); /* the client's resend */
     assert_int_equal(mgt_send(c, 2, 1, "dp", "next", 4, NULL, 0), 0);

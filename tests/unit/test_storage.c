@@ -203,6 +203,26 @@ static void reopen_check(fixture_t *f, store_opts_t o, const char *topic, int fi
     store_close(s);
 }
 
+/* Options of the recycling tests: 1000-byte segments (8 records of 124 bytes each), up to
+ * recycle_max segment files kept. */
+static store_opts_t recycling_opts(int recycle_max)
+{
+    store_opts_t o = opts(1000, 1 << 20, true);
+    o.recycle_max = recycle_max;
+    return o;
+}
+
+/* A store with options o and TOPIC holding entries 0..n-1 of 100 bytes, durable. */
+static mg_store_t *store_with_entries(fixture_t *f, store_opts_t o, int n, mg_log_t **l)
+{
+    mg_store_t *s = open_store(f, o);
+    *l = open_log(s, TOPIC, true);
+    done_t d = {0};
+    append_n(*l, 0, n, 100, &d);
+    wait_done(s, &d, n);
+    return s;
+}
+
 static ino_t inode_of(const char *path)
 {
     struct stat st;
@@ -412,13 +432,9 @@ static void test_roll_and_trim(void **state)
 static void test_recycled_segments(void **state)
 {
     fixture_t *f = *state;
-    store_opts_t o = opts(1000, 1 << 20, true); /* 8 records of 124 bytes per segment */
-    o.recycle_max = 3;
-    mg_store_t *s = open_store(f, o);
-    mg_log_t *l = open_log(s, TOPIC, true);
-    done_t d = {0};
-    append_n(l, 0, 50, 100, &d);
-    wait_done(s, &d, 50);
+    store_opts_t o = recycling_opts(3);
+    mg_log_t *l;
+    mg_store_t *s = store_with_entries(f, o, 50, &l);
     /* six closed segments trimmed: three are kept for reuse, the others deleted */
     assert_int_equal(log_trim(l, 48), 6);
     char ldir[512], seg[1024];
@@ -454,8 +470,7 @@ static void test_recycled_segments(void **state)
 static void test_recycled_old_bytes_after_crash(void **state)
 {
     fixture_t *f = *state;
-    store_opts_t o = opts(1000, 1 << 20, true);
-    o.recycle_max = 4;
+    store_opts_t o = recycling_opts(4);
     const char *ta = "persistent://public/default/a", *tb = "persistent://public/default/b";
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -509,13 +524,8 @@ static void test_recycled_old_bytes_after_crash(void **state)
 static void test_recycle_skips_file_in_use(void **state)
 {
     fixture_t *f = *state;
-    store_opts_t o = opts(1000, 1 << 20, true);
-    o.recycle_max = 4;
-    mg_store_t *s = open_store(f, o);
-    mg_log_t *l = open_log(s, TOPIC, true);
-    done_t d = {0};
-    append_n(l, 0, 20, 100, &d);
-    wait_done(s, &d, 20);
+    mg_log_t *l;
+    mg_store_t *s = store_with_entries(f, recycling_opts(4), 20, &l);
     mg_entry_t *e;
     assert_int_equal(log_read(l, 3, &e), 0);
     uint64_t off = 0;
@@ -557,21 +567,16 @@ static void untag_segment(const char *path, int nrec)
 static void test_untagged_records_from_older_builds(void **state)
 {
     fixture_t *f = *state;
-    store_opts_t o = opts(1000, 1 << 20, true);
-    o.recycle_max = 4;
-    mg_store_t *s = open_store(f, o);
-    mg_log_t *l = open_log(s, TOPIC, true);
-    done_t d = {0};
-    append_n(l, 0, 20, 100, &d); /* segments 0, 8, 16 (4 records) */
-    wait_done(s, &d, 20);
-    store_close(s);
+    store_opts_t o = recycling_opts(4);
+    mg_log_t *l;
+    store_close(store_with_entries(f, o, 20, &l)); /* segments 0, 8, 16 (4 records) */
     char ldir[512], seg[1024];
     log_dir_of(f, ldir, sizeof ldir);
     for (int first = 0; first <= 16; first += 8) {
         snprintf(seg, sizeof seg, "%s/%020d.seg", ldir, first);
         untag_segment(seg, first == 16 ? 4 : 8);
     }
-    s = open_store(f, o);
+    mg_store_t *s = open_store(f, o);
     l = open_log(s, TOPIC, false);
     assert_int_equal(log_durable_end(l), 20);
     for (int i = 0; i < 20; i++) check_entry(l, i, 100);
