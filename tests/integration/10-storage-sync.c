@@ -32,7 +32,7 @@
 
 #include "common/timeutil.h"
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 #define SLOW_MS 400
@@ -241,14 +241,11 @@ static void test_client_resends_after_failed_sync(void **s)
 {
     mgt_broker_t *b = start_with_slow_segment0(NULL, 0, "1");
     assert_non_null(b);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", b->port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.initial_backoff_ms = 50;
     cc.max_backoff_ms = 200;
-    mg_client_t *cl;
-    assert_int_equal(mg_client_create(url, &cc, &cl), MG_OK);
+    mg_client_t *cl = mgt_client(b->port, &cc);
     mg_producer_conf_t pc;
     mg_producer_conf_init(&pc);
     pc.send_timeout_ms = 10000;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
 #include "common/timeutil.h"
 
 static mgt_broker_t *B;
@@ -22,19 +22,15 @@ static mg_client_t *C;
 
 static int setup(void **s)
 {
-    B = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", B->port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.operation_timeout_ms = 5000;
-    assert_int_equal(mg_client_create(url, &cc, &C), MG_OK);
+    mgt_client_setup(&B, &C, NULL, &cc);
     return 0;
 }
 static int teardown(void **s)
 {
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     return 0;
 }
 

@@ -12,23 +12,19 @@
 #include <unistd.h>
 
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
 
 static int setup(void **s)
 {
-    B = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", B->port);
-    assert_int_equal(mg_client_create(url, NULL, &C), MG_OK);
+    mgt_client_setup(&B, &C, NULL, NULL);
     return 0;
 }
 static int teardown(void **s)
 {
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
@@ -20,10 +20,7 @@ static uint64_t ts[5];
 
 static int setup(void **s)
 {
-    B = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", B->port);
-    assert_int_equal(mg_client_create(url, NULL, &C), MG_OK);
+    mgt_client_setup(&B, &C, NULL, NULL);
     mg_producer_conf_t pc;
     mg_producer_conf_init(&pc);
     pc.batching_enabled = false;
@@ -43,8 +40,7 @@ static int setup(void **s)
 static int teardown(void **s)
 {
     for (int i = 0; i < 5; i++) mg_message_id_free(ids[i]);
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     return 0;
 }
 

@@ -15,19 +15,12 @@
 #include <string.h>
 
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
+#include "mgreading.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
 
-#define READING_V0                                                                             \
-    "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
-    "{\"name\":\"value\",\"type\":\"int\"}]}"
-/* FULL-compatible evolution: a new optional field with a default */
-#define READING_V1                                                                             \
-    "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
-    "{\"name\":\"value\",\"type\":\"int\"},"                                                     \
-    "{\"name\":\"unit\",\"type\":[\"null\",\"string\"],\"default\":null}]}"
 /* incompatible: value changes from int to string */
 #define READING_BAD                                                                            \
     "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
@@ -35,14 +28,10 @@ static mg_client_t *C;
 
 static mg_client_t *client_for(int port)
 {
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.operation_timeout_ms = 5000;
-    mg_client_t *c;
-    assert_int_equal(mg_client_create(url, &cc, &c), MG_OK);
-    return c;
+    return mgt_client(port, &cc);
 }
 
 static int setup(void **s)
@@ -53,8 +42,7 @@ static int setup(void **s)
 }
 static int teardown(void **s)
 {
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     return 0;
 }
 
@@ -68,67 +56,17 @@ static mg_producer_t *producer(mg_client_t *c, const char *topic, const mg_schem
     return p;
 }
 
-static mg_consumer_t *consumer(const char *topic, const char *sub, const mg_schema_t *sch)
-{
-    mg_consumer_conf_t cf;
-    mg_consumer_conf_init(&cf);
-    cf.initial_position = MG_POS_EARLIEST;
-    mg_consumer_t *c;
-    assert_int_equal(mg_consumer_subscribe_with_schema(C, topic, sub, &cf, sch, &c), MG_OK);
-    return c;
-}
-
 /* Send one Reading record built with avro-c through the helper. */
 static void send_reading(mg_producer_t *p, const mg_schema_t *sch, const char *name, int value,
                          const char *unit)
 {
-    avro_value_t rec, f, branch;
-    assert_int_equal(mg_avro_value_new(sch, &rec), MG_OK);
-    assert_int_equal(avro_value_get_by_name(&rec, "name", &f, NULL), 0);
-    assert_int_equal(avro_value_set_string(&f, name), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "value", &f, NULL), 0);
-    assert_int_equal(avro_value_set_int(&f, value), 0);
-    if (avro_value_get_by_name(&rec, "unit", &f, NULL) == 0) {
-        if (unit) {
-            assert_int_equal(avro_value_set_branch(&f, 1, &branch), 0);
-            assert_int_equal(avro_value_set_string(&branch, unit), 0);
-        } else {
-            assert_int_equal(avro_value_set_branch(&f, 0, &branch), 0);
-            assert_int_equal(avro_value_set_null(&branch), 0);
-        }
-    }
+    avro_value_t rec;
+    mgt_reading_new(sch, name, value, unit, &rec);
     mg_message_t *m;
     assert_int_equal(mg_message_new_avro(&rec, &m), MG_OK);
     avro_value_decref(&rec);
     assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
     mg_message_free(m);
-}
-
-/* Check a decoded Reading's fields; unit NULL means "no unit field" or a null unit. */
-static void check_reading(avro_value_t *rec, const char *name, int value, const char *unit)
-{
-    avro_value_t f, branch;
-    const char *s;
-    size_t sl;
-    int32_t v;
-    assert_int_equal(avro_value_get_by_name(rec, "name", &f, NULL), 0);
-    assert_int_equal(avro_value_get_string(&f, &s, &sl), 0);
-    assert_string_equal(s, name);
-    assert_int_equal(avro_value_get_by_name(rec, "value", &f, NULL), 0);
-    assert_int_equal(avro_value_get_int(&f, &v), 0);
-    assert_int_equal(v, value);
-    if (avro_value_get_by_name(rec, "unit", &f, NULL) == 0) {
-        int disc;
-        assert_int_equal(avro_value_get_discriminant(&f, &disc), 0);
-        assert_int_equal(disc, unit ? 1 : 0);
-        if (unit) {
-            assert_int_equal(avro_value_get_current_branch(&f, &branch), 0);
-            assert_int_equal(avro_value_get_string(&branch, &s, &sl), 0);
-            assert_string_equal(s, unit);
-        }
-    } else {
-        assert_null(unit);
-    }
 }
 
 static void test_avro_versions_roundtrip(void **s)
@@ -146,7 +84,7 @@ static void test_avro_versions_roundtrip(void **s)
 
     mg_producer_t *p0 = producer(C, topic, v0);
     assert_int_equal(mg_producer_schema_version(p0), 0);
-    mg_consumer_t *c = consumer(topic, "cs-sub", v0);
+    mg_consumer_t *c = mgt_consumer_earliest(C, topic, "cs-sub", v0);
 
     send_reading(p0, v0, "sensor-0", 42, NULL);
     mg_message_t *m;
@@ -158,7 +96,7 @@ static void test_avro_versions_roundtrip(void **s)
     for (int i = 0; i < 8; i++) assert_int_equal(vb[i], 0);
     avro_value_t rec;
     assert_int_equal(mg_message_get_avro(m, v0, NULL, &rec), MG_OK);
-    check_reading(&rec, "sensor-0", 42, NULL);
+    mgt_check_reading(&rec, "sensor-0", 42, NULL);
     avro_value_decref(&rec);
     assert_int_equal(mg_consumer_ack(c, m), MG_OK);
     mg_message_free(m);
@@ -183,11 +121,11 @@ static void test_avro_versions_roundtrip(void **s)
     assert_int_equal(wl, strlen(READING_V1));
     assert_memory_equal(wd, READING_V1, wl);
     assert_int_equal(mg_message_get_avro(m, w, NULL, &rec), MG_OK);
-    check_reading(&rec, "sensor-1", -7, "C");
+    mgt_check_reading(&rec, "sensor-1", -7, "C");
     avro_value_decref(&rec);
     /* resolved into the older reader schema: the new field is skipped */
     assert_int_equal(mg_message_get_avro(m, w, v0, &rec), MG_OK);
-    check_reading(&rec, "sensor-1", -7, NULL);
+    mgt_check_reading(&rec, "sensor-1", -7, NULL);
     avro_value_decref(&rec);
     /* decoding with a schema that does not match the bytes fails cleanly */
     assert_int_equal(mg_avro_decode(v0, NULL, "\x01", 1, &rec), MG_ERR_INVALID_ARG);
@@ -293,9 +231,9 @@ static void test_primitives_roundtrip(void **s)
     mg_producer_t *pd = producer(C, "cs-double", sd);
     mg_producer_t *ps = producer(C, "cs-string", ss);
     assert_int_equal(mg_producer_schema_version(pi), 0);
-    mg_consumer_t *ci = consumer("cs-int64", "s", si);
-    mg_consumer_t *cd = consumer("cs-double", "s", sd);
-    mg_consumer_t *cs = consumer("cs-string", "s", ss);
+    mg_consumer_t *ci = mgt_consumer_earliest(C, "cs-int64", "s", si);
+    mg_consumer_t *cd = mgt_consumer_earliest(C, "cs-double", "s", sd);
+    mg_consumer_t *cs = mgt_consumer_earliest(C, "cs-string", "s", ss);
 
     const int64_t ints[] = {0, -1, INT64_MIN, INT64_MAX, 0x0102030405060708ll};
     for (size_t i = 0; i < 5; i++) {
@@ -372,7 +310,7 @@ static void test_bytes_and_properties(void **s)
     assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
     mg_message_free(m);
     assert_int_equal(mg_producer_close(p), MG_OK);
-    mg_consumer_t *c = consumer("cs-bytes", "s", NULL);
+    mg_consumer_t *c = mgt_consumer_earliest(C, "cs-bytes", "s", NULL);
     assert_int_equal(mg_consumer_receive(c, &m, 5000), MG_OK);
     assert_int_equal(mg_message_schema_version(m), -1);
     size_t l = 99;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "magnetar/magnetar.h"
-#include "mgtest.h"
+#include "mgclient.h"
 
 enum { N1 = 20, N2 = 20, N = N1 + N2 };
 
@@ -56,15 +56,12 @@ static int receive_into(mg_consumer_t *c, int *seen, int want_distinct, int time
 static void test_restart(void **s)
 {
     mgt_broker_t *b = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", b->port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.initial_backoff_ms = 100;
     cc.max_backoff_ms = 500;
     cc.operation_timeout_ms = 10000;
-    mg_client_t *cl;
-    assert_int_equal(mg_client_create(url, &cc, &cl), MG_OK);
+    mg_client_t *cl = mgt_client(b->port, &cc);
 
     mg_consumer_conf_t cf;
     mg_consumer_conf_init(&cf);

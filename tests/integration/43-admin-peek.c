@@ -17,7 +17,7 @@
 
 #include "magnetar/magnetar.h"
 #include "mghttp.h"
-#include "mgtest.h"
+#include "mgclient.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
@@ -47,20 +47,16 @@ static const char *hdr(const http_res_t *r, const char *name, char *out, size_t 
 static int setup(void **s)
 {
     curl_global_init(CURL_GLOBAL_ALL);
-    B = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", B->port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.operation_timeout_ms = 5000;
-    assert_int_equal(mg_client_create(url, &cc, &C), MG_OK);
+    mgt_client_setup(&B, &C, NULL, &cc);
     return 0;
 }
 
 static int teardown(void **s)
 {
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     curl_global_cleanup();
     return 0;
 }

@@ -19,35 +19,25 @@
 
 #include "magnetar/magnetar.h"
 #include "mghttp.h"
-#include "mgtest.h"
+#include "mgclient.h"
+#include "mgreading.h"
 
 static mgt_broker_t *B;
 static mg_client_t *C;
 
-#define READING_V0                                                                             \
-    "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
-    "{\"name\":\"value\",\"type\":\"int\"}]}"
-#define READING_V1                                                                             \
-    "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
-    "{\"name\":\"value\",\"type\":\"int\"},"                                                     \
-    "{\"name\":\"unit\",\"type\":[\"null\",\"string\"],\"default\":null}]}"
 
 static int setup(void **s)
 {
-    B = mgt_broker_start(NULL);
-    char url[64];
-    snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", B->port);
     mg_client_conf_t cc;
     mg_client_conf_init(&cc);
     cc.operation_timeout_ms = 5000;
-    assert_int_equal(mg_client_create(url, &cc, &C), MG_OK);
+    mgt_client_setup(&B, &C, NULL, &cc);
     return 0;
 }
 
 static int teardown(void **s)
 {
-    assert_int_equal(mg_client_close(C), MG_OK);
-    mgt_broker_free(B);
+    mgt_client_teardown(B, C);
     return 0;
 }
 
@@ -61,66 +51,11 @@ static mg_producer_t *producer(const char *topic, const mg_schema_t *sch, bool b
     return p;
 }
 
-static mg_consumer_t *consumer(const char *topic, const char *sub, const mg_schema_t *sch)
-{
-    mg_consumer_conf_t cf;
-    mg_consumer_conf_init(&cf);
-    cf.initial_position = MG_POS_EARLIEST;
-    mg_consumer_t *c;
-    assert_int_equal(mg_consumer_subscribe_with_schema(C, topic, sub, &cf, sch, &c), MG_OK);
-    return c;
-}
-
-/* Avro binary of a Reading (v0 when the schema has no unit field). */
-static void reading_bytes(const mg_schema_t *sch, const char *name, int value, const char *unit,
-                          uint8_t **out, size_t *len)
-{
-    avro_value_t rec, f, br;
-    assert_int_equal(mg_avro_value_new(sch, &rec), MG_OK);
-    assert_int_equal(avro_value_get_by_name(&rec, "name", &f, NULL), 0);
-    assert_int_equal(avro_value_set_string(&f, name), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "value", &f, NULL), 0);
-    assert_int_equal(avro_value_set_int(&f, value), 0);
-    if (avro_value_get_by_name(&rec, "unit", &f, NULL) == 0) {
-        assert_int_equal(avro_value_set_branch(&f, unit ? 1 : 0, &br), 0);
-        if (unit) assert_int_equal(avro_value_set_string(&br, unit), 0);
-        else assert_int_equal(avro_value_set_null(&br), 0);
-    }
-    assert_int_equal(mg_avro_encode(&rec, out, len), MG_OK);
-    avro_value_decref(&rec);
-}
-
 static void send_bytes(mg_producer_t *p, const void *d, size_t n)
 {
     mg_message_t *m = mg_message_new(d, n);
     assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
     mg_message_free(m);
-}
-
-static void check_reading(avro_value_t *rec, const char *name, int value, const char *unit)
-{
-    avro_value_t f, br;
-    const char *s;
-    size_t sl;
-    int32_t v;
-    assert_int_equal(avro_value_get_by_name(rec, "name", &f, NULL), 0);
-    assert_int_equal(avro_value_get_string(&f, &s, &sl), 0);
-    assert_string_equal(s, name);
-    assert_int_equal(avro_value_get_by_name(rec, "value", &f, NULL), 0);
-    assert_int_equal(avro_value_get_int(&f, &v), 0);
-    assert_int_equal(v, value);
-    if (avro_value_get_by_name(rec, "unit", &f, NULL) == 0) {
-        int disc;
-        assert_int_equal(avro_value_get_discriminant(&f, &disc), 0);
-        assert_int_equal(disc, unit ? 1 : 0);
-        if (unit) {
-            assert_int_equal(avro_value_get_current_branch(&f, &br), 0);
-            assert_int_equal(avro_value_get_string(&br, &s, &sl), 0);
-            assert_string_equal(s, unit);
-        }
-    } else {
-        assert_null(unit); /* a v0 record has no unit field at all */
-    }
 }
 
 /* A request to the admin REST API; the parsed JSON body (caller decrefs). */
@@ -155,18 +90,18 @@ static void test_auto_consume_two_versions(void **s)
     assert_int_equal(mg_producer_schema_version(p1), 1);
     uint8_t *b;
     size_t n;
-    reading_bytes(v0, "t0", 10, NULL, &b, &n);
+    mgt_reading_bytes(v0, "t0", 10, NULL, &b, &n);
     send_bytes(p0, b, n);
     free(b);
-    reading_bytes(v1, "t1", 11, "C", &b, &n);
+    mgt_reading_bytes(v1, "t1", 11, "C", &b, &n);
     send_bytes(p1, b, n);
     free(b);
-    reading_bytes(v0, "t2", 12, NULL, &b, &n);
+    mgt_reading_bytes(v0, "t2", 12, NULL, &b, &n);
     send_bytes(p0, b, n);
     free(b);
 
     /* the AUTO_CONSUME consumer declares the latest schema (v1) and reads every version */
-    mg_consumer_t *c = consumer(topic, "auto", ac);
+    mg_consumer_t *c = mgt_consumer_earliest(C, topic, "auto", ac);
     mg_message_t *first = NULL;
     const char *names[] = {"t0", "t1", "t2"}, *units[] = {NULL, "C", NULL};
     for (int i = 0; i < 3; i++) {
@@ -179,7 +114,7 @@ static void test_auto_consume_two_versions(void **s)
         const char *want = i == 1 ? READING_V1 : READING_V0;
         assert_int_equal(dl, strlen(want));
         assert_memory_equal(d, want, dl);
-        check_reading(v.avro, names[i], 10 + i, units[i]);
+        mgt_check_reading(v.avro, names[i], 10 + i, units[i]);
         mg_auto_value_clear(&v);
         /* the writer schema on its own (from the client's cache now) */
         mg_schema_t *w;
@@ -220,7 +155,7 @@ static void test_auto_consume_two_versions(void **s)
         assert_int_equal(mg_reader_read_next(r, &m, 5000), MG_OK);
         mg_auto_value_t v;
         assert_int_equal(mg_message_decode_auto(C, m, &v), MG_OK);
-        check_reading(v.avro, names[i], 10 + i, units[i]);
+        mgt_check_reading(v.avro, names[i], 10 + i, units[i]);
         mg_auto_value_clear(&v);
         mg_message_free(m);
     }
@@ -231,7 +166,7 @@ static void test_auto_consume_two_versions(void **s)
     assert_int_equal(mg_schema_auto_produce_bytes(&ap), MG_OK);
     mg_producer_t *pa = producer(topic, ap, false);
     assert_int_equal(mg_producer_schema_version(pa), 1);
-    reading_bytes(v1, "t3", 13, "K", &b, &n);
+    mgt_reading_bytes(v1, "t3", 13, "K", &b, &n);
     send_bytes(pa, b, n);
     /* a byte too many, a byte too few, not Avro at all: refused before sending */
     uint8_t *bad = malloc(n + 1);
@@ -254,7 +189,7 @@ static void test_auto_consume_two_versions(void **s)
     mg_auto_value_t v;
     m = recv_auto(c, &v);
     assert_int_equal(mg_message_schema_version(m), 1);
-    check_reading(v.avro, "t3", 13, "K");
+    mgt_check_reading(v.avro, "t3", 13, "K");
     mg_auto_value_clear(&v);
     mg_message_free(m);
     assert_int_equal(mg_consumer_receive(c, &m, 300), MG_ERR_TIMEOUT);
@@ -284,7 +219,7 @@ static void test_auto_schemaless(void **s)
     mg_schema_t *ac, *ap;
     assert_int_equal(mg_schema_auto_consume(&ac), MG_OK);
     assert_int_equal(mg_schema_auto_produce_bytes(&ap), MG_OK);
-    mg_consumer_t *c = consumer(topic, "auto", ac);
+    mg_consumer_t *c = mgt_consumer_earliest(C, topic, "auto", ac);
     mg_producer_t *p = producer(topic, ap, false);
     assert_int_equal(mg_producer_schema_version(p), -1);
     send_bytes(p, "\x00\xff anything", 11);
@@ -309,7 +244,7 @@ static void test_auto_schemaless(void **s)
     m = mg_message_new_int64(-42);
     assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
     mg_message_free(m);
-    c = consumer(it, "auto", ac);
+    c = mgt_consumer_earliest(C, it, "auto", ac);
     m = recv_auto(c, &v);
     assert_int_equal(v.type, MG_SCHEMA_INT64);
     assert_int_equal(v.i, -42);
@@ -369,12 +304,12 @@ static void test_key_value_inline(void **s)
     mg_producer_t *p = producer(topic, kv, false);
     assert_int_equal(mg_producer_schema_version(p), 0);
     check_registered(topic, "sca-kv-inline", kv, "INLINE");
-    mg_consumer_t *c = consumer(topic, "kv", kv);        /* declares the same schema */
-    mg_consumer_t *a = consumer(topic, "kv-auto", ac);   /* reads it from the messages */
+    mg_consumer_t *c = mgt_consumer_earliest(C, topic, "kv", kv);        /* declares the same schema */
+    mg_consumer_t *a = mgt_consumer_earliest(C, topic, "kv-auto", ac);   /* reads it from the messages */
 
     uint8_t *b;
     size_t n;
-    reading_bytes(vs, "inline", 5, NULL, &b, &n);
+    mgt_reading_bytes(vs, "inline", 5, NULL, &b, &n);
     mg_message_t *m;
     assert_int_equal(mg_message_new_kv("sensor-1", 8, b, n, MG_KV_INLINE, &m), MG_OK);
     assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
@@ -422,7 +357,7 @@ static void test_key_value_inline(void **s)
             assert_memory_equal(key, i ? "sensor-3" : "sensor-1", 8);
             avro_value_t rec;
             assert_int_equal(mg_avro_decode(w ? w : vs, NULL, val, vl, &rec), MG_OK);
-            check_reading(&rec, "inline", 5, NULL);
+            mgt_check_reading(&rec, "inline", 5, NULL);
             avro_value_decref(&rec);
             free(key);
             free(val);
@@ -453,7 +388,7 @@ static void test_key_value_separated(void **s)
     assert_int_equal(mg_schema_primitive(MG_SCHEMA_INT64, &ks), MG_OK);
     assert_int_equal(mg_schema_primitive(MG_SCHEMA_STRING, &vs), MG_OK);
     assert_int_equal(mg_schema_key_value(ks, vs, MG_KV_SEPARATED, &kv), MG_OK);
-    mg_consumer_t *c = consumer(topic, "kv", kv); /* an idle topic takes the consumer's schema */
+    mg_consumer_t *c = mgt_consumer_earliest(C, topic, "kv", kv); /* an idle topic takes the consumer's schema */
     /* batched per key: each key's batch holds one message, its key in both metadata levels */
     mg_producer_conf_t pc;
     mg_producer_conf_init(&pc);
