@@ -32,12 +32,23 @@ static void on_store(mg_loop_t *l, int fd, int events, void *arg)
     store_dispatch_completions(b->store);
 }
 
-static void before_sleep(mg_loop_t *l, void *arg)
+/* The end of a loop pass. Storage starts on the pass's appends first; receipts and replies go
+ * out before the pass's deliveries, so a producer's receipt does not wait behind the bulk
+ * writes of dispatch. conn_flush_all also handles input left buffered when a connection's
+ * reading resumed: its SENDs append and its FLOWs schedule dispatch after the first kick and
+ * dispatch, so the workers are kicked again, and the loop does not block while a subscription
+ * is still scheduled (input handled here, or a dispatch budget used up). Otherwise the loop
+ * would sleep on work only the next timer wakes it for (the keep-alive tick, up to 1 s). */
+static bool before_sleep(mg_loop_t *l, void *arg)
 {
     broker_t *b = arg;
+    (void)l;
     store_kick(b->store);
-    dispatch_pending(arg);
-    conn_flush_all(arg);
+    conn_flush_all(b);
+    dispatch_pending(b);
+    conn_flush_all(b);
+    store_kick(b->store);
+    return b->dispatch_list != NULL;
 }
 
 /* Write the standalone defaults once, as Pulsar standalone does on first start. */

@@ -41,7 +41,7 @@ struct mg_loop {
     timer_t_ *heap;
     int nheap, capheap;
     uint64_t next_timer_id;
-    void (*before_sleep)(mg_loop_t *, void *);
+    bool (*before_sleep)(mg_loop_t *, void *);
     void *before_sleep_arg;
     pthread_mutex_t task_lock;
     task_t *tasks, *tasks_tail;
@@ -208,7 +208,7 @@ static void run_timers(mg_loop_t *l)
     }
 }
 
-void loop_set_before_sleep(mg_loop_t *l, void (*fn)(mg_loop_t *, void *), void *arg)
+void loop_set_before_sleep(mg_loop_t *l, bool (*fn)(mg_loop_t *, void *), void *arg)
 {
     l->before_sleep = fn;
     l->before_sleep_arg = arg;
@@ -266,9 +266,9 @@ void loop_run(mg_loop_t *l)
 {
     struct epoll_event evs[256];
     while (!l->stop) {
-        if (l->before_sleep) l->before_sleep(l, l->before_sleep_arg);
-        int timeout = -1;
-        if (l->nheap > 0) {
+        bool more = l->before_sleep && l->before_sleep(l, l->before_sleep_arg);
+        int timeout = more ? 0 : -1;
+        if (!more && l->nheap > 0) {
             uint64_t now = mg_mono_us(), d = l->heap[0].deadline_us;
             timeout = d <= now ? 0 : (int)((d - now + 999) / 1000);
         }

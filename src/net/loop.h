@@ -24,7 +24,9 @@ void loop_fd_del(mg_loop_t *l, int fd);
 /* Timers fire after ms milliseconds; ids are never 0. */
 uint64_t loop_timer_add(mg_loop_t *l, uint64_t ms, loop_timer_cb cb, void *arg);
 void loop_timer_del(mg_loop_t *l, uint64_t id);
-void loop_set_before_sleep(mg_loop_t *l, void (*fn)(mg_loop_t *, void *), void *arg);
+/* fn runs at the end of every pass, before the loop waits for events; when it returns true
+ * (work is left for the next pass) the loop only polls, it does not block. */
+void loop_set_before_sleep(mg_loop_t *l, bool (*fn)(mg_loop_t *, void *), void *arg);
 /* Any thread: run cb(arg) on the loop thread soon. 0 or -1. */
 int loop_post(mg_loop_t *l, loop_task_cb cb, void *arg);
 /* Run until loop_stop (callable from the loop thread or a signal-safe path via loop_post). */
