@@ -53,14 +53,19 @@ void cl_wake(struct mg_client *cl)
     (void)r;
 }
 
+/* Only the first callback queued since the I/O thread last took the queue wakes it: that thread
+ * looks at the queue under the lock before it polls (and then does not block), so a queue that
+ * is not empty has been woken for already. A receipt for a batch of 100 messages used to write
+ * the eventfd 100 times. */
 void cl_defer_locked(struct mg_client *cl, deferred_t *d)
 {
     d->next = NULL;
     if (d->kind == DEF_SEND) cl->def_sends_queued++;
+    bool was_empty = !cl->def_head;
     if (cl->def_tail) cl->def_tail->next = d;
     else cl->def_head = d;
     cl->def_tail = d;
-    cl_wake(cl);
+    if (was_empty) cl_wake(cl);
 }
 
 void cl_defer_send_locked(struct mg_client *cl, mg_send_cb cb, void *ctx, mg_result r,
