@@ -197,6 +197,14 @@ static void listener(mg_consumer_t *c, mg_message_t *m, void *ctx)
     listened++;
     pthread_mutex_unlock(&lk);
 }
+/* the listener runs on the client's I/O thread: read its count under the same lock */
+static int listened_now(void)
+{
+    pthread_mutex_lock(&lk);
+    int n = listened;
+    pthread_mutex_unlock(&lk);
+    return n;
+}
 
 static void test_listener_and_batch_receive(void **s)
 {
@@ -205,8 +213,8 @@ static void test_listener_and_batch_receive(void **s)
     cf.listener = listener;
     mg_consumer_t *c = sub("lis-t", "lis", MG_SUB_EXCLUSIVE, &cf);
     produce("lis-t", 30, true, NULL, 0);
-    for (int i = 0; i < 200 && listened < 30; i++) usleep(10000);
-    assert_int_equal(listened, 30);
+    for (int i = 0; i < 200 && listened_now() < 30; i++) usleep(10000);
+    assert_int_equal(listened_now(), 30);
     mg_consumer_close(c);
 
     mg_consumer_conf_init(&cf);
