@@ -52,13 +52,19 @@ static int writer_open_seg(mg_store_t *s, mg_log_t *l, bool create)
     return 0;
 }
 
-void seg_cut_stale(mg_log_t *l)
+/* Cut the active segment at w_off: whatever lies past it (a partial record, a recycled file's
+ * old bytes) is gone once this succeeds. */
+static void seg_cut(mg_log_t *l)
 {
-    if (l->w_stale <= l->w_off) return;
     if (ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
         log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(errno));
     else
         l->w_stale = 0;
+}
+
+void seg_cut_stale(mg_log_t *l)
+{
+    if (l->w_stale > l->w_off) seg_cut(l);
 }
 
 /* Close the active segment (synced first when sync_data) and start one at first_id. The sync
@@ -148,13 +154,7 @@ static void writer_write_log(mg_store_t *s, mg_log_t *l)
         if (writev_all(l->wf->fd, iov, niov, l->w_off) < 0) {
             int e = errno;
             log_error("pwritev(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first, strerror(e));
-            /* cut a partial record (and a recycled file's old bytes) so the file stays a clean
-             * prefix */
-            if (ftruncate(l->wf->fd, (off_t)l->w_off) < 0)
-                log_error("ftruncate(%s seg %" PRIu64 "): %s", l->topic, l->w_seg_first,
-                          strerror(errno));
-            else
-                l->w_stale = 0;
+            seg_cut(l); /* the file stays a clean prefix */
             writer_fail(l, -e);
             continue;
         }

@@ -143,22 +143,31 @@ static void check_entry(mg_log_t *l, int i, uint32_t len)
     entry_unref(e);
 }
 
+/* Files in dir (names not starting with '.'); their inode numbers in ino[] when given, the
+ * last name in last when given. */
+static int list_files(const char *dir, ino_t *ino, int max, char *last, size_t lastlen)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        if (ino && n < max) ino[n] = de->d_ino;
+        if (last) snprintf(last, lastlen, "%s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* Path of the only log directory of the store (tests with one log). */
 static void log_dir_of(fixture_t *f, char *out, size_t outlen)
 {
-    char ld[128];
+    char ld[128], name[256];
     snprintf(ld, sizeof ld, "%s/ledgers", f->dir);
-    DIR *d = opendir(ld);
-    assert_non_null(d);
-    struct dirent *de;
-    int found = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        snprintf(out, outlen, "%s/%s", ld, de->d_name);
-        found++;
-    }
-    closedir(d);
-    assert_int_equal(found, 1);
+    assert_int_equal(list_files(ld, NULL, 0, name, sizeof name), 1);
+    snprintf(out, outlen, "%s/%s", ld, name);
 }
 
 static off_t file_size(const char *path)
@@ -168,28 +177,13 @@ static off_t file_size(const char *path)
     return st.st_size;
 }
 
-/* Files in dir (names not starting with '.'); their inode numbers in ino[] when given. */
-static int count_files(const char *dir, ino_t *ino, int max)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *de;
-    int n = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        if (ino && n < max) ino[n] = de->d_ino;
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 /* Files in the store's recycled-segment directory (their inodes in ino[] when given). */
 static int recycled_files(fixture_t *f, ino_t *ino, int max)
 {
     char rdir[128];
     snprintf(rdir, sizeof rdir, "%s/ledgers/.recycled", f->dir);
-    return count_files(rdir, ino, max);
+    return list_files(rdir, ino, max, NULL, 0);
 }
 
 /* Reopen the store and the log of topic: it holds entries [first, end) of 100 bytes. */
@@ -441,7 +435,7 @@ static void test_recycled_segments(void **state)
     log_dir_of(f, ldir, sizeof ldir);
     ino_t kept[3];
     assert_int_equal(recycled_files(f, kept, 3), 3);
-    assert_int_equal(count_files(ldir, NULL, 0), 2); /* meta and segment 48 */
+    assert_int_equal(list_files(ldir, NULL, 0, NULL, 0), 2); /* meta and segment 48 */
 
     /* the next three segments are those files, written over */
     done_t d2 = {0};
