@@ -778,6 +778,8 @@ void store_kick(mg_store_t *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+int store_kicks_pending(const mg_store_t *s) { return s->kicks; }
+
 /* Apply one completed append to the loop's view of its log. Returns the status to report. */
 static int log_complete(mg_log_t *l, op_t *op)
 {

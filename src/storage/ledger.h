@@ -49,6 +49,9 @@ void store_dispatch_completions(mg_store_t *s);
  * calls it before it sleeps, so a pass that reads many SENDs wakes the workers once, and they
  * find bigger batches, instead of being woken (and preempting the loop) at every append. */
 void store_kick(mg_store_t *s);
+/* How many wake-ups store_kick would give now: one per log made ready by an append since the
+ * last kick (a log already waiting for a worker is not counted twice). Loop thread only. */
+int store_kicks_pending(const mg_store_t *s);
 
 /* Open (create when create=true) the log of one topic partition, by its canonical full name
  * (persistent://tenant/ns/topic[-partition-N]); the name is encoded safely into a directory
