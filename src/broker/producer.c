@@ -464,7 +464,10 @@ void handle_send(conn_t *c, Pulsar__Proto__CommandSend *cmd, const uint8_t *payl
         dedup = d;
     }
     mg_entry_t *e;
-    if (pv.has_checksum) {
+    mg_entry_t *rx = c->rx_frame_entry; /* the payload was read into an entry: keep it */
+    if (pv.has_checksum && rx && pv.entry == rx->data && pv.entry_len == rx->len) {
+        e = entry_ref(rx);
+    } else if (pv.has_checksum) {
         e = entry_new(pv.entry, (uint32_t)pv.entry_len);
     } else { /* old client without checksum: store with one, so every stored entry has it */
         mg_buf_t tmp;

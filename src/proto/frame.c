@@ -24,8 +24,10 @@ ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t
     return frame_decode_in(buf, len, max_frame, out, err, errlen, NULL);
 }
 
-ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
-                        size_t errlen, mg_arena_t *a)
+/* frame_decode_in, and with `apart` frame_decode_split: the payload is not after the command in
+ * buf but at apart (its length checked against totalSize by the caller's plen). */
+static ssize_t decode(const uint8_t *buf, size_t len, const uint8_t *apart, size_t plen_apart,
+                      uint32_t max_frame, frame_t *out, char *err, size_t errlen, mg_arena_t *a)
 {
     memset(out, 0, sizeof *out);
     if (len < 4) return 0;
@@ -44,7 +46,16 @@ ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, fram
         snprintf(err, errlen, "command size %u does not fit frame size %u", csize, total);
         return -1;
     }
-    if (len < (size_t)total + 4) return 0;
+    size_t plen = total - 4 - csize;
+    if (apart) {
+        if (len < 8 + (size_t)csize) return 0;
+        if (plen_apart != plen) {
+            snprintf(err, errlen, "payload of %zu bytes held for a frame that has %zu", plen_apart, plen);
+            return -1;
+        }
+    } else if (len < (size_t)total + 4) {
+        return 0;
+    }
     ProtobufCAllocator pa = {.alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = a};
     pb_cmd_t *cmd = pulsar__proto__base_command__unpack(a ? &pa : NULL, csize, buf + 8);
     if (!cmd) {
@@ -54,12 +65,23 @@ ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, fram
     out->cmd = cmd;
     out->in_arena = a != NULL;
     out->frame_len = (size_t)total + 4;
-    size_t plen = total - 4 - csize;
     if (plen) {
-        out->payload = buf + 8 + csize;
+        out->payload = apart ? apart : buf + 8 + csize;
         out->payload_len = plen;
     }
     return (ssize_t)out->frame_len;
+}
+
+ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
+                        size_t errlen, mg_arena_t *a)
+{
+    return decode(buf, len, NULL, 0, max_frame, out, err, errlen, a);
+}
+
+ssize_t frame_decode_split(const uint8_t *buf, size_t len, const uint8_t *payload, size_t plen,
+                           uint32_t max_frame, frame_t *out, char *err, size_t errlen, mg_arena_t *a)
+{
+    return decode(buf, len, payload, plen, max_frame, out, err, errlen, a);
 }
 
 void frame_release(frame_t *f)

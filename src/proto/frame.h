@@ -46,6 +46,12 @@ ssize_t frame_decode(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t
  * release to a mark taken before this call). NULL a: as frame_decode. */
 ssize_t frame_decode_in(const uint8_t *buf, size_t len, uint32_t max_frame, frame_t *out, char *err,
                         size_t errlen, mg_arena_t *a);
+/* As frame_decode_in for a frame whose payload is held apart from its head: buf holds the size
+ * words and the command (8 + commandSize bytes; more are ignored), payload the plen bytes that
+ * follow them in the stream. Returns the frame's length in the stream (4 + totalSize), 0 when
+ * buf does not hold the whole command yet, -1 when invalid (plen not what totalSize leaves). */
+ssize_t frame_decode_split(const uint8_t *buf, size_t len, const uint8_t *payload, size_t plen,
+                           uint32_t max_frame, frame_t *out, char *err, size_t errlen, mg_arena_t *a);
 void frame_release(frame_t *f);
 
 typedef struct payload_view {
