@@ -17,8 +17,9 @@ typedef struct mg_entry {
     /* Filled by the broker from the MessageMetadata (entry_parse_info), not by storage. */
     uint8_t info_ready;
     uint8_t has_key;
-    uint8_t has_data_crc;   /* data_crc is known: storage need not read the bytes again */
-    uint32_t data_crc;      /* crc32c(0, data, len) */
+    uint8_t has_tail_crc;   /* tail_crc is known: storage need not read those bytes again */
+    uint8_t crc_skip;       /* with has_tail_crc: bytes at the head that tail_crc leaves out */
+    uint32_t tail_crc;      /* crc32c(0, data + crc_skip, len - crc_skip) */
     /* Where storage keeps the bytes (set by storage on the loop thread once they are written
      * or read back): segment first id and byte offset. Lets dispatch sendfile them. */
     uint8_t has_file;

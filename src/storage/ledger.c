@@ -55,8 +55,12 @@ static void rec_header(uint8_t *h, uint32_t tag, uint64_t id, const mg_entry_t *
     put_le32(h + 12, tag);
     put_le64(h + 16, id);
     uint32_t crc = crc32c(0, h + 8, REC_HDR - 8);
-    put_le32(h + 4, e->has_data_crc ? crc32c_combine(crc, e->data_crc, e->len)
-                                    : crc32c(crc, e->data, e->len));
+    if (e->has_tail_crc && e->crc_skip <= e->len) { /* one combine: header + head, then tail */
+        crc = crc32c(crc, e->data, e->crc_skip);
+        put_le32(h + 4, crc32c_combine(crc, e->tail_crc, e->len - e->crc_skip));
+    } else {
+        put_le32(h + 4, crc32c(crc, e->data, e->len));
+    }
 }
 
 /* Check a header's fixed fields: 0 and *len, or -1. The CRC is checked by rec_crc_ok. */

@@ -904,9 +904,10 @@ static void test_interleaved_logs_overlapping_syncs(void **state)
     free(d);
 }
 
-/* An entry whose checksum the broker already knows (has_data_crc) gets its record CRC derived
- * from it: right hints read back after a reopen, a wrong one is caught as a corrupt tail. */
-static void test_known_data_crc(void **state)
+/* An entry whose checksum the broker already knows (has_tail_crc: of its bytes after the first
+ * crc_skip) gets its record CRC derived from it: right hints read back after a reopen, a wrong
+ * one is caught as a corrupt tail. */
+static void test_known_tail_crc(void **state)
 {
     fixture_t *f = *state;
     mg_store_t *s = open_store(f, opts(1 << 20, 1 << 20, true));
@@ -914,9 +915,10 @@ static void test_known_data_crc(void **state)
     done_t d = {0};
     for (int i = 0; i < 5; i++) {
         mg_entry_t *e = make_entry(i, 20000);
-        e->data_crc = crc32c(0, e->data, e->len);
-        if (i == 4) e->data_crc ^= 1; /* a lie: the record fails its check on reopen */
-        e->has_data_crc = 1;
+        e->crc_skip = (uint8_t)(i % 3 == 0 ? 6 : i); /* as the broker sets it, and others */
+        e->tail_crc = crc32c(0, e->data + e->crc_skip, e->len - e->crc_skip);
+        if (i == 4) e->tail_crc ^= 1; /* a lie: the record fails its check on reopen */
+        e->has_tail_crc = 1;
         assert_int_equal(log_append(l, e, on_done, &d), 0);
         entry_unref(e);
     }
@@ -998,7 +1000,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_stay_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interleaved_logs_overlapping_syncs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_known_data_crc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_tail_crc, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
