@@ -234,6 +234,7 @@ struct broker {
     mg_config_t *cfg;
     mg_loop_t *loop;
     mg_arena_t arena;          /* loop thread: decoded commands, released after each frame */
+    uint64_t rx_direct_bytes;  /* sizes of the entries being read into (conn_t.rx_entry) */
     mg_pool_t send_pool;       /* loop thread: in-flight SEND contexts (producer.c) */
     mg_pool_t pend_pool;       /* loop thread: pending_entry_t of every subscription */
     mg_store_t *store;

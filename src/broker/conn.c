@@ -104,7 +104,10 @@ static void conn_free(conn_t *c)
         segfile_unref(c->refs[i].sf);
     }
     mg_free(c->refs);
-    entry_unref(c->rx_entry);
+    if (c->rx_entry) {
+        c->b->rx_direct_bytes -= c->rx_entry->len;
+        entry_unref(c->rx_entry);
+    }
     buf_free(&c->in);
     buf_free(&c->out);
     mg_free(c->client_version);
@@ -703,6 +706,10 @@ static bool refuse_oversized_send(conn_t *c, uint32_t max_frame)
  * instructions per message). A smaller payload is copied: less than the bookkeeping. */
 #define RX_DIRECT_MIN (16u << 10)
 #define RX_AFTER_DIRECT 4096 /* bytes read into `in` behind a payload read apart */
+/* An entry is allocated at the size a frame's head announces, before its bytes arrive: all
+ * connections together hold at most this much so (a peer that announces large frames and
+ * stalls gets no more); past it, frames are buffered as their bytes come. */
+#define RX_DIRECT_BUDGET ((uint64_t)64 << 20)
 
 /* frame_decode_in asked for more bytes: when the frame's command is in and its payload is
  * large, move the payload bytes read so far into a new entry and have the rest read there.
@@ -716,12 +723,14 @@ static bool rx_direct_start(conn_t *c)
     uint32_t total = rd_u32be(p), csize = rd_u32be(p + 4);
     size_t hdr = 8 + (size_t)csize, plen = (size_t)total - 4 - csize;
     if (avail < hdr || plen < RX_DIRECT_MIN) return false;
+    if (c->b->rx_direct_bytes + plen > RX_DIRECT_BUDGET) return false;
     mg_entry_t *e = entry_alloc((uint32_t)plen);
     if (!e) return false;
     size_t have = avail - hdr; /* < plen: the frame is not complete */
     memcpy(e->data, p + hdr, have);
     c->in.len -= have;
     c->rx_entry = e;
+    c->b->rx_direct_bytes += plen;
     c->rx_have = (uint32_t)have;
     c->rx_hdr = (uint32_t)hdr;
     return true;
@@ -745,6 +754,7 @@ static bool process_input(conn_t *c)
             if (c->rx_have < c->rx_entry->len) return true;
             held = c->rx_entry;
             c->rx_entry = NULL;
+            c->b->rx_direct_bytes -= held->len;
         } else if (refuse_oversized_send(c, max_frame)) {
             continue;
         }

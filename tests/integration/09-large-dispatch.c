@@ -184,9 +184,61 @@ static void test_split_sends(void **s)
     mgt_broker_free(b);
 }
 
+/* Many producers announce large SENDs at once and stall half-way: the broker reads a large
+ * payload straight into an entry allocated at the announced size, for at most 64 MB of frames
+ * across its connections; the frames past that are buffered as their bytes come. Both kinds
+ * complete when the rest arrives, byte-exact, in order. */
+static void test_many_half_sent(void **s)
+{
+    (void)s;
+    enum { NP = 18, BIG = 4 << 20 }; /* 72 MB announced: more than the 64 MB read apart */
+    mgt_broker_t *b = mgt_broker_start("journalSyncData=false\n");
+    const char *topic = "persistent://public/default/half";
+    frame_t f;
+    mgt_conn_t *cons = mgt_connect(b->port, true);
+    assert_int_equal(mgt_subscribe(cons, topic, "s", 0, 1, true, &f), T(SUCCESS));
+    assert_int_equal(mgt_flow(cons, 1, 1000), 0);
+    mgt_conn_t *p[NP];
+    mg_buf_t fr[NP];
+    uint8_t *buf = malloc(BIG);
+    for (int i = 0; i < NP; i++) {
+        p[i] = mgt_connect(b->port, true);
+        assert_int_equal(mgt_producer(p[i], topic, 1, NULL, &f), T(PRODUCER_SUCCESS));
+        for (int k = 0; k < BIG; k++) buf[k] = (uint8_t)(i * 13 + k * 5 + (k >> 12));
+        buf_init(&fr[i]);
+        mgt_encode_send(&fr[i], 1, 0, f.cmd->producer_success->producer_name, buf, BIG);
+        assert_int_equal(mgt_send_raw(p[i], fr[i].data, fr[i].len / 2), 0);
+    }
+    usleep(100000);
+    for (int i = 0; i < NP; i++) {
+        assert_int_equal(mgt_send_raw(p[i], fr[i].data + fr[i].len / 2, fr[i].len - fr[i].len / 2), 0);
+        assert_int_equal(mgt_expect(p[i], T(SEND_RECEIPT), &f, 20000), 1);
+        assert_int_equal(f.cmd->send_receipt->message_id->entryid, (uint64_t)i);
+        buf_free(&fr[i]);
+    }
+    for (int i = 0; i < NP; i++) {
+        assert_int_equal(mgt_expect(cons, T(MESSAGE), &f, 20000), 1);
+        assert_int_equal(f.cmd->message->message_id->entryid, (uint64_t)i);
+        payload_view_t v;
+        assert_int_equal(payload_parse(f.payload, f.payload_len, &v), 0);
+        assert_true(v.checksum_ok);
+        assert_int_equal(v.data_len, BIG);
+        for (int k = 0; k < BIG; k++) buf[k] = (uint8_t)(i * 13 + k * 5 + (k >> 12));
+        assert_memory_equal(v.data, buf, BIG);
+        assert_int_equal(mgt_ack(cons, 1, f.cmd->message->message_id->ledgerid, (uint64_t)i, false), 0);
+    }
+    free(buf);
+    for (int i = 0; i < NP; i++) mgt_close(p[i]);
+    mgt_close(cons);
+    assert_true(mgt_broker_alive(b));
+    assert_int_equal(mgt_broker_stop(b), 0);
+    mgt_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_large_entries),
-                                       cmocka_unit_test(test_split_sends)};
+                                       cmocka_unit_test(test_split_sends),
+                                       cmocka_unit_test(test_many_half_sent)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
