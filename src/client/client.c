@@ -68,11 +68,25 @@ void cl_defer_locked(struct mg_client *cl, deferred_t *d)
     if (was_empty) cl_wake(cl);
 }
 
+/* Records of run callbacks are kept for the next ones (a send callback per message would
+ * otherwise cost a calloc and a free), up to this many; more are freed. */
+#define DEF_FREE_MAX 4096
+
+deferred_t *cl_deferred_new_locked(struct mg_client *cl)
+{
+    deferred_t *d = cl->def_free;
+    if (!d) return mg_calloc(1, sizeof *d);
+    cl->def_free = d->next;
+    cl->ndef_free--;
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
 void cl_defer_send_locked(struct mg_client *cl, mg_send_cb cb, void *ctx, mg_result r,
                           const struct mg_message_id *id)
 {
     if (!cb) return;
-    deferred_t *d = mg_calloc(1, sizeof *d);
+    deferred_t *d = cl_deferred_new_locked(cl);
     if (!d) {
         log_error("client: out of memory for a send callback");
         return;
@@ -88,11 +102,12 @@ void cl_defer_send_locked(struct mg_client *cl, mg_send_cb cb, void *ctx, mg_res
     cl_defer_locked(cl, d);
 }
 
-/* Run (and free) every deferred callback, with the lock released. */
+/* Run every deferred callback, with the lock released; their records go back to the free list
+ * (or are freed past DEF_FREE_MAX). */
 static void run_deferred_locked(struct mg_client *cl)
 {
     while (cl->def_head) {
-        deferred_t *d = cl->def_head;
+        deferred_t *d = cl->def_head, *ran = d;
         cl->def_head = cl->def_tail = NULL;
         pthread_mutex_unlock(&cl->lock);
         uint64_t sends = 0;
@@ -106,10 +121,20 @@ static void run_deferred_locked(struct mg_client *cl)
                 root->conf.listener(root, d->msg, root->conf.listener_ctx);
                 consumer_unref(root);
             }
-            mg_free(d);
             d = n;
         }
         pthread_mutex_lock(&cl->lock);
+        while (ran) {
+            deferred_t *n = ran->next;
+            if (cl->ndef_free < DEF_FREE_MAX) {
+                ran->next = cl->def_free;
+                cl->def_free = ran;
+                cl->ndef_free++;
+            } else {
+                mg_free(ran);
+            }
+            ran = n;
+        }
         if (sends) { /* mg_producer_flush waits for the callbacks, not only the receipts */
             cl->def_sends_done += sends;
             pthread_cond_broadcast(&cl->cond);
@@ -599,6 +624,11 @@ mg_result mg_client_close(mg_client_t *cl)
         conn_free(c);
     }
     run_deferred_locked(cl);
+    while (cl->def_free) {
+        deferred_t *d = cl->def_free;
+        cl->def_free = d->next;
+        mg_free(d);
+    }
     schema_cache_free_locked(cl);
     pthread_mutex_unlock(&cl->lock);
     pthread_cond_destroy(&cl->cond);

@@ -359,7 +359,7 @@ static void deliver_locked(struct mg_consumer *c, mg_message_t *m)
         return;
     }
     if (root->conf.listener) {
-        deferred_t *d = mg_calloc(1, sizeof *d);
+        deferred_t *d = cl_deferred_new_locked(c->cl);
         if (!d) {
             mg_message_free(m);
             return;

@@ -282,6 +282,8 @@ struct mg_client {
     struct mg_consumer **conss;
     size_t nconss, capconss;
     deferred_t *def_head, *def_tail;
+    deferred_t *def_free;      /* run callbacks' records, reused (at most DEF_FREE_MAX) */
+    size_t ndef_free;
     uint64_t def_sends_queued, def_sends_done; /* send callbacks queued / run so far (FIFO) */
     dlq_item_t *dlq_head, *dlq_tail;
     bool maint_kick;
@@ -293,6 +295,8 @@ uint64_t deadline_after(int ms);
 /* Wait on cl->cond until the deadline (ms, monotonic; 0 = forever). false on timeout. */
 bool cl_wait_locked(struct mg_client *cl, uint64_t deadline_ms);
 void cl_wake(struct mg_client *cl);
+/* A zeroed deferred-callback record (from the client's free list when it has one), or NULL. */
+deferred_t *cl_deferred_new_locked(struct mg_client *cl);
 void cl_defer_locked(struct mg_client *cl, deferred_t *d);
 void cl_defer_send_locked(struct mg_client *cl, mg_send_cb cb, void *ctx, mg_result r,
                           const struct mg_message_id *id);
