@@ -86,6 +86,16 @@ static void test_large_entries(void **s)
     mgt_broker_free(b);
 }
 
+/* A connection with consumer 1 on subscription "s" of topic, from the earliest, 1000 permits. */
+static mgt_conn_t *consumer_on(int port, const char *topic)
+{
+    frame_t f;
+    mgt_conn_t *c = mgt_connect(port, true);
+    assert_int_equal(mgt_subscribe(c, topic, "s", 0, 1, true, &f), T(SUCCESS));
+    assert_int_equal(mgt_flow(c, 1, 1000), 0);
+    return c;
+}
+
 /* Write p[0..n) in pieces of the given sizes (cycled), pausing now and then so the broker
  * sees partial frames. */
 static void send_pieces(mgt_conn_t *c, const uint8_t *p, size_t n, const size_t *sizes, int nsizes)
@@ -106,9 +116,7 @@ static void test_split_sends(void **s)
     mgt_broker_t *b = mgt_broker_start("journalSyncData=true\n");
     const char *topic = "persistent://public/default/split";
     frame_t f;
-    mgt_conn_t *cons = mgt_connect(b->port, true);
-    assert_int_equal(mgt_subscribe(cons, topic, "s", 0, 1, true, &f), T(SUCCESS));
-    assert_int_equal(mgt_flow(cons, 1, 1000), 0);
+    mgt_conn_t *cons = consumer_on(b->port, topic);
     mgt_conn_t *p = mgt_connect(b->port, true);
     assert_int_equal(mgt_producer(p, topic, 1, NULL, &f), T(PRODUCER_SUCCESS));
     char pname[128];
@@ -184,6 +192,11 @@ static void test_split_sends(void **s)
     mgt_broker_free(b);
 }
 
+static void fill_big(uint8_t *p, int n, int i)
+{
+    for (int k = 0; k < n; k++) p[k] = (uint8_t)(i * 13 + k * 5 + (k >> 12));
+}
+
 /* Many producers announce large SENDs at once and stall half-way: the broker reads a large
  * payload straight into an entry allocated at the announced size, for at most 64 MB of frames
  * across its connections; the frames past that are buffered as their bytes come. Both kinds
@@ -195,16 +208,14 @@ static void test_many_half_sent(void **s)
     mgt_broker_t *b = mgt_broker_start("journalSyncData=false\n");
     const char *topic = "persistent://public/default/half";
     frame_t f;
-    mgt_conn_t *cons = mgt_connect(b->port, true);
-    assert_int_equal(mgt_subscribe(cons, topic, "s", 0, 1, true, &f), T(SUCCESS));
-    assert_int_equal(mgt_flow(cons, 1, 1000), 0);
+    mgt_conn_t *cons = consumer_on(b->port, topic);
     mgt_conn_t *p[NP];
     mg_buf_t fr[NP];
     uint8_t *buf = malloc(BIG);
     for (int i = 0; i < NP; i++) {
         p[i] = mgt_connect(b->port, true);
         assert_int_equal(mgt_producer(p[i], topic, 1, NULL, &f), T(PRODUCER_SUCCESS));
-        for (int k = 0; k < BIG; k++) buf[k] = (uint8_t)(i * 13 + k * 5 + (k >> 12));
+        fill_big(buf, BIG, i);
         buf_init(&fr[i]);
         mgt_encode_send(&fr[i], 1, 0, f.cmd->producer_success->producer_name, buf, BIG);
         assert_int_equal(mgt_send_raw(p[i], fr[i].data, fr[i].len / 2), 0);
@@ -223,7 +234,7 @@ static void test_many_half_sent(void **s)
         assert_int_equal(payload_parse(f.payload, f.payload_len, &v), 0);
         assert_true(v.checksum_ok);
         assert_int_equal(v.data_len, BIG);
-        for (int k = 0; k < BIG; k++) buf[k] = (uint8_t)(i * 13 + k * 5 + (k >> 12));
+        fill_big(buf, BIG, i);
         assert_memory_equal(v.data, buf, BIG);
         assert_int_equal(mgt_ack(cons, 1, f.cmd->message->message_id->ledgerid, (uint64_t)i, false), 0);
     }
