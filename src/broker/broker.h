@@ -216,11 +216,10 @@ struct conn {
     uint64_t pending_publish;
     uint64_t discard;          /* bytes of an oversized frame still to skip */
     /* A large frame's payload is read straight into an entry (conn.c, rx_direct_start): the
-     * frame's size word and command stay at the head of `in`, the payload goes to rx_entry
+     * frame's size words and command stay at the head of `in`, the payload goes to rx_entry
      * (rx_have bytes of it so far), so a SEND's bytes are stored without being copied. */
     mg_entry_t *rx_entry;
     uint32_t rx_have;
-    uint32_t rx_hdr;           /* bytes of `in` that belong to the frame: size words + command */
     mg_entry_t *rx_frame_entry; /* while its frame is handled: the entry holding the payload */
     uint64_t last_rx_ms;
     bool ping_outstanding;

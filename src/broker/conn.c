@@ -97,6 +97,16 @@ void conn_close(conn_t *c, const char *why)
     b->dead_conns = c;
 }
 
+/* The entry a payload is being read into, taken off the connection and off the budget of
+ * such entries (NULL when none). */
+static mg_entry_t *rx_take(conn_t *c)
+{
+    mg_entry_t *e = c->rx_entry;
+    if (e) c->b->rx_direct_bytes -= e->len;
+    c->rx_entry = NULL;
+    return e;
+}
+
 static void conn_free(conn_t *c)
 {
     for (size_t i = c->ref_head; i < c->nrefs; i++) {
@@ -104,10 +114,7 @@ static void conn_free(conn_t *c)
         segfile_unref(c->refs[i].sf);
     }
     mg_free(c->refs);
-    if (c->rx_entry) {
-        c->b->rx_direct_bytes -= c->rx_entry->len;
-        entry_unref(c->rx_entry);
-    }
+    entry_unref(rx_take(c));
     buf_free(&c->in);
     buf_free(&c->out);
     mg_free(c->client_version);
@@ -732,7 +739,6 @@ static bool rx_direct_start(conn_t *c)
     c->rx_entry = e;
     c->b->rx_direct_bytes += plen;
     c->rx_have = (uint32_t)have;
-    c->rx_hdr = (uint32_t)hdr;
     return true;
 }
 
@@ -752,9 +758,7 @@ static bool process_input(conn_t *c)
         mg_entry_t *held = NULL; /* the frame's payload, read apart (rx_direct_start) */
         if (c->rx_entry) {
             if (c->rx_have < c->rx_entry->len) return true;
-            held = c->rx_entry;
-            c->rx_entry = NULL;
-            c->b->rx_direct_bytes -= held->len;
+            held = rx_take(c);
         } else if (refuse_oversized_send(c, max_frame)) {
             continue;
         }
@@ -762,8 +766,8 @@ static bool process_input(conn_t *c)
         char err[200];
         mg_arena_t *arena = &c->b->arena;
         mg_arena_mark_t mark = mg_arena_mark(arena);
-        ssize_t n = held ? frame_decode_split(buf_head(&c->in), c->rx_hdr, held->data, held->len,
-                                              max_frame, &f, err, sizeof err, arena)
+        ssize_t n = held ? frame_decode_split(buf_head(&c->in), buf_readable(&c->in), held->data,
+                                              held->len, max_frame, &f, err, sizeof err, arena)
                          : frame_decode_in(buf_head(&c->in), buf_readable(&c->in), max_frame, &f,
                                            err, sizeof err, arena);
         if (n <= 0) mg_arena_release(arena, mark);
@@ -778,6 +782,7 @@ static bool process_input(conn_t *c)
             conn_close(c, err);
             return false;
         }
+        size_t in_bytes = (size_t)n - (held ? held->len : 0); /* of `in`: the head only, if held */
         c->rx_frame_entry = held;
         handle_frame(c, &f);
         c->rx_frame_entry = NULL;
@@ -785,7 +790,7 @@ static bool process_input(conn_t *c)
         mg_arena_release(arena, mark); /* the command decoded for this frame, and all it held */
         entry_unref(held);
         if (c->closing) return false; /* the handler closed the connection */
-        buf_consume(&c->in, held ? c->rx_hdr : (size_t)n);
+        buf_consume(&c->in, in_bytes);
         if (c->read_paused) return false;
     }
 }
