@@ -175,6 +175,25 @@ static void test_crc32c_long_and_combine(void **s)
             }
         }
     free(b);
+    /* lengths that use each byte of the operator table: continuing a checksum over a run of
+     * zeros must equal combining it with the checksum of the zeros */
+    size_t big = ((size_t)1 << 24) + 0x10203;
+    uint8_t *z = calloc(big, 1);
+    size_t zl[] = {1, 255, 256, 65535, 65537, 0x10203, 0x123456, big};
+    for (size_t i = 0; i < sizeof zl / sizeof *zl; i++) {
+        uint32_t c1 = crc32c(0, "magnetar", 8);
+        assert_int_equal(crc32c_combine(c1, crc32c(0, z, zl[i]), zl[i]), crc32c(c1, z, zl[i]));
+    }
+    /* past 4 GB (the squaring loop): the checksum of 2^31 zeros by doubling from 2^24, then
+     * A || 2^32 zeros || "xyz" joined once over 2^32 + 3 bytes and in three steps under 4 GB */
+    uint32_t zc = crc32c(0, z, (size_t)1 << 24);
+    for (int k = 24; k < 31; k++) zc = crc32c_combine(zc, zc, (uint64_t)1 << k);
+    uint32_t c1 = crc32c(0, "magnetar", 8), c3 = crc32c(0, "xyz", 3);
+    uint32_t tail = crc32c_combine(crc32c_combine(zc, zc, (uint64_t)1 << 31), c3, 3);
+    uint32_t steps = crc32c_combine(crc32c_combine(crc32c_combine(c1, zc, (uint64_t)1 << 31), zc,
+                                                   (uint64_t)1 << 31), c3, 3);
+    assert_int_equal(crc32c_combine(c1, tail, ((uint64_t)1 << 32) + 3), steps);
+    free(z);
 }
 
 static void test_decoder_limits(void **s)
