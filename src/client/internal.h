@@ -339,8 +339,9 @@ void producer_unref(struct mg_producer *p);
 void producer_destroy_locked(struct mg_producer *p); /* client close */
 mg_result producer_create_locked(struct mg_client *cl, const char *topic,
                                  const mg_producer_conf_t *conf, struct mg_producer **out);
+/* timeout_ms > 0: how long to wait for room when the pending queue is full and blocks */
 mg_result producer_send_locked(struct mg_producer *p, const mg_message_t *m, mg_send_cb cb,
-                               void *ctx, uint64_t deadline);
+                               void *ctx, int timeout_ms);
 
 /* ---- batch.c (pure) ------------------------------------------------------------------------ */
 /* Append one [u32 size][SingleMessageMetadata][data] to a batch payload. */

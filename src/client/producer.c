@@ -455,12 +455,14 @@ static int route(struct mg_producer *p, const mg_message_t *m)
 
 /* ---- send ----------------------------------------------------------------------------------- */
 mg_result producer_send_locked(struct mg_producer *p, const mg_message_t *m, mg_send_cb cb,
-                               void *ctx, uint64_t deadline)
+                               void *ctx, int timeout_ms)
 {
     if (p->state == H_CLOSING || p->state == H_CLOSED || p->cl->stopping) return MG_ERR_ALREADY_CLOSED;
-    if (p->nchildren) return producer_send_locked(p->children[route(p, m)], m, cb, ctx, deadline);
+    if (p->nchildren) return producer_send_locked(p->children[route(p, m)], m, cb, ctx, timeout_ms);
+    uint64_t deadline = 0; /* read the clock only when the queue is full */
     while (p->pending_msgs >= p->conf.max_pending_messages) {
         if (!p->conf.block_if_queue_full) return MG_ERR_QUEUE_FULL;
+        if (!deadline && timeout_ms > 0) deadline = deadline_after(timeout_ms);
         if (!cl_wait_locked(p->cl, deadline)) return MG_ERR_TIMEOUT;
         if (p->state == H_CLOSING || p->state == H_CLOSED || p->cl->stopping) return MG_ERR_ALREADY_CLOSED;
     }
@@ -819,8 +821,8 @@ mg_result mg_producer_send(mg_producer_t *p, const mg_message_t *m, mg_message_i
     struct mg_client *cl = p->cl;
     sync_wait_t w = {cl, false, MG_OK, {-1, -1, -1, -1, 0}};
     pthread_mutex_lock(&cl->lock);
-    uint64_t deadline = p->conf.send_timeout_ms > 0 ? deadline_after(p->conf.send_timeout_ms) : 0;
-    mg_result r = producer_live(p) ? producer_send_locked(p, m, sync_cb, &w, deadline) : MG_ERR_ALREADY_CLOSED;
+    mg_result r = producer_live(p) ? producer_send_locked(p, m, sync_cb, &w, p->conf.send_timeout_ms)
+                                   : MG_ERR_ALREADY_CLOSED;
     if (r == MG_OK) {
         /* a sync send does not wait for the batch delay */
         struct mg_producer *leaf = p;
@@ -847,8 +849,8 @@ mg_result mg_producer_send_async(mg_producer_t *p, const mg_message_t *m, mg_sen
     }
     struct mg_client *cl = p->cl;
     pthread_mutex_lock(&cl->lock);
-    uint64_t deadline = p->conf.send_timeout_ms > 0 ? deadline_after(p->conf.send_timeout_ms) : 0;
-    mg_result r = producer_live(p) ? producer_send_locked(p, m, cb, ctx, deadline) : MG_ERR_ALREADY_CLOSED;
+    mg_result r = producer_live(p) ? producer_send_locked(p, m, cb, ctx, p->conf.send_timeout_ms)
+                                   : MG_ERR_ALREADY_CLOSED;
     pthread_mutex_unlock(&cl->lock);
     return r;
 }

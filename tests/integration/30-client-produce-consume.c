@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -226,8 +227,24 @@ static void test_errors(void **s)
     assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_OK);
     assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_OK);
     assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_ERR_QUEUE_FULL);
+    assert_int_equal(mg_producer_close(p), MG_OK);
+    /* queue full with block on: waits for room up to the send timeout (the batch holding the
+     * two pending messages is not due for a second) */
+    pc.block_if_queue_full = true;
+    pc.send_timeout_ms = 300;
+    assert_int_equal(mg_producer_create(C, "qfull-block", &pc, &p), MG_OK);
+    assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_OK);
+    assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_OK);
+    struct timespec q0, q1;
+    clock_gettime(CLOCK_MONOTONIC, &q0);
+    assert_int_equal(mg_producer_send_async(p, m, NULL, NULL), MG_ERR_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &q1);
+    long waited_ms = (q1.tv_sec - q0.tv_sec) * 1000 + (q1.tv_nsec - q0.tv_nsec) / 1000000;
+    assert_true(waited_ms >= 290 && waited_ms < 950);
     mg_message_free(m);
     assert_int_equal(mg_producer_close(p), MG_OK);
+    pc.block_if_queue_full = false;
+    pc.send_timeout_ms = 30000;
     /* message ids round-trip through Pulsar's MessageIdData bytes */
     mg_message_id_t *id = mg_message_id_create(7, 42, 3, 5), *back = NULL;
     uint8_t *bytes;
