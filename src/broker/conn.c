@@ -27,8 +27,9 @@ static bool process_input(conn_t *c);
 /* A connection's socket holds at most this much not yet sent (TCP_NOTSENT_LOWAT); past it a
  * write returns EAGAIN and the loop waits for EPOLLOUT. Bytes already sent and not yet acked
  * do not count, so a long path still fills its window. Without it, a consumer's socket queued
- * up to its whole send buffer (4 MB here), sent later from timers and the peer's ACKs, and
- * fan-out (c) delivered 10-16% less (alternating runs, 8 of 9 pairs; bench/README.md). */
+ * up to its whole send buffer (4 MB here), sent later from pacing timers and the peer's ACKs.
+ * Fan-out (c) delivered more with it while the two cores were contended, and the same on an
+ * idle machine (docs/design.md); it bounds the kernel memory queued per socket. */
 #define SEND_LOWAT (256 << 10)
 
 void conn_accept(broker_t *b)
