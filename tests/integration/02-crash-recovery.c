@@ -18,21 +18,10 @@
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
 #define N_MAX 20000
 
-/* A new connection with an exclusive subscription sub on topic (from the earliest message)
- * and permits for its consumer 1. */
-static mgt_conn_t *subscribed(mgt_broker_t *b, const char *topic, const char *sub, uint32_t permits)
-{
-    mgt_conn_t *c = mgt_connect(b->port, true);
-    frame_t f;
-    assert_int_equal(mgt_subscribe(c, topic, sub, 0, 1, true, &f), T(SUCCESS));
-    assert_int_equal(mgt_flow(c, 1, permits), 0);
-    return c;
-}
-
 static int consume_all(mgt_broker_t *b, const char *topic, const char *sub, int *count_by_seq,
                        int max_seq)
 {
-    mgt_conn_t *c = subscribed(b, topic, sub, 100000);
+    mgt_conn_t *c = mgt_consumer_on(b->port, topic, sub, 100000);
     int total = 0;
     mgt_msg_t m;
     while (mgt_recv_message(c, &m, 1500) == 1) {
@@ -167,7 +156,7 @@ static void test_kill9_recycled_segments(void **s)
     memset(receipted, 0, sizeof receipted);
     memset(seen, 0, sizeof seen);
     frame_t f;
-    mgt_conn_t *cc = subscribed(b, topic, "live", 1000000), *c = mgt_connect(b->port, true);
+    mgt_conn_t *cc = mgt_consumer_on(b->port, topic, "live", 1000000), *c = mgt_connect(b->port, true);
     assert_int_equal(mgt_producer(c, topic, 1, "recycler", &f), T(PRODUCER_SUCCESS));
     int sent = 0, got = 0, kill_at = -1, nkept = 0;
     ino_t kept[1024];
@@ -201,7 +190,7 @@ static void test_kill9_recycled_segments(void **s)
     mgt_close(c);
     mgt_close(cc);
     mgt_broker_restart(b);
-    cc = subscribed(b, topic, "live", 1000000);
+    cc = mgt_consumer_on(b->port, topic, "live", 1000000);
     int after = 0;
     while (mgt_recv_message(cc, &m, 1500) == 1) {
         note_msg(&m, seen);
@@ -289,7 +278,7 @@ static void test_acks_persisted_at_rate(void **s)
     mgt_broker_kill9(b);
     mgt_close(c);
     mgt_broker_restart(b);
-    c = subscribed(b, topic, "s", 100);
+    c = mgt_consumer_on(b->port, topic, "s", 100);
     assert_int_equal(mgt_recv_message(c, &m, 5000), 1);
     assert_int_equal(m.entry, 6); /* the first one not acknowledged */
     mgt_close(c);

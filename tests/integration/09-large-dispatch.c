@@ -86,16 +86,6 @@ static void test_large_entries(void **s)
     mgt_broker_free(b);
 }
 
-/* A connection with consumer 1 on subscription "s" of topic, from the earliest, 1000 permits. */
-static mgt_conn_t *consumer_on(int port, const char *topic)
-{
-    frame_t f;
-    mgt_conn_t *c = mgt_connect(port, true);
-    assert_int_equal(mgt_subscribe(c, topic, "s", 0, 1, true, &f), T(SUCCESS));
-    assert_int_equal(mgt_flow(c, 1, 1000), 0);
-    return c;
-}
-
 /* Write p[0..n) in pieces of the given sizes (cycled), pausing now and then so the broker
  * sees partial frames. */
 static void send_pieces(mgt_conn_t *c, const uint8_t *p, size_t n, const size_t *sizes, int nsizes)
@@ -116,7 +106,7 @@ static void test_split_sends(void **s)
     mgt_broker_t *b = mgt_broker_start("journalSyncData=true\n");
     const char *topic = "persistent://public/default/split";
     frame_t f;
-    mgt_conn_t *cons = consumer_on(b->port, topic);
+    mgt_conn_t *cons = mgt_consumer_on(b->port, topic, "s", 1000);
     mgt_conn_t *p = mgt_connect(b->port, true);
     assert_int_equal(mgt_producer(p, topic, 1, NULL, &f), T(PRODUCER_SUCCESS));
     char pname[128];
@@ -208,7 +198,7 @@ static void test_many_half_sent(void **s)
     mgt_broker_t *b = mgt_broker_start("journalSyncData=false\n");
     const char *topic = "persistent://public/default/half";
     frame_t f;
-    mgt_conn_t *cons = consumer_on(b->port, topic);
+    mgt_conn_t *cons = mgt_consumer_on(b->port, topic, "s", 1000);
     mgt_conn_t *p[NP];
     mg_buf_t fr[NP];
     uint8_t *buf = malloc(BIG);

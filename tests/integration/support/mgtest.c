@@ -433,6 +433,15 @@ int mgt_flow(mgt_conn_t *c, uint64_t consumer_id, uint32_t permits)
     return mgt_send_cmd(c, &cmd);
 }
 
+mgt_conn_t *mgt_consumer_on(int port, const char *topic, const char *sub, uint32_t permits)
+{
+    frame_t f;
+    mgt_conn_t *c = mgt_connect(port, true);
+    assert_int_equal(mgt_subscribe(c, topic, sub, 0, 1, true, &f), PULSAR__PROTO__BASE_COMMAND__TYPE__SUCCESS);
+    assert_int_equal(mgt_flow(c, 1, permits), 0);
+    return c;
+}
+
 int mgt_ack(mgt_conn_t *c, uint64_t consumer_id, uint64_t ledger, uint64_t entry, bool cumulative)
 {
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;

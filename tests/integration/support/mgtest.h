@@ -68,6 +68,9 @@ int mgt_send_batch(mgt_conn_t *c, uint64_t producer_id, uint64_t seq, const char
 int mgt_subscribe(mgt_conn_t *c, const char *topic, const char *sub, int type,
                   uint64_t consumer_id, bool earliest, frame_t *reply);
 int mgt_flow(mgt_conn_t *c, uint64_t consumer_id, uint32_t permits);
+/* A new connection with consumer 1 on an exclusive subscription sub of topic, from the
+ * earliest message, with permits (fails the test if the broker refuses). */
+mgt_conn_t *mgt_consumer_on(int port, const char *topic, const char *sub, uint32_t permits);
 int mgt_ack(mgt_conn_t *c, uint64_t consumer_id, uint64_t ledger, uint64_t entry, bool cumulative);
 /* Receive one MESSAGE; fills the payload (the data after metadata, whole batch if batched). */
 typedef struct mgt_msg {
