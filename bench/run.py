@@ -334,18 +334,20 @@ LAT_BUCKETS = ("le_0_5", "le_1", "le_5", "le_10", "le_20", "le_50", "le_100", "l
 
 
 def storage_latency(m):
-    """The broker's own pulsar_storage_write_latency_* (from a SEND read to its entry durable:
-    queue, write, fdatasync), summed over topics: {bucket: entries}, or None."""
+    """The broker's own latency histograms, summed over topics: pulsar_storage_write_latency_*
+    (from a SEND read to its completion on the loop: storage queue, write, fdatasync, hand-back)
+    and pulsar_storage_ledger_write_latency_* (the journal write alone: a storage worker's
+    pwritev and the fdatasync covering it). ({bucket: entries} or None, the same for the journal)."""
     try:
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % m.web, timeout=10).read().decode()
     except OSError:
-        return None
-    out = dict.fromkeys(LAT_BUCKETS, 0.0)
+        return None, None
+    path, journal = dict.fromkeys(LAT_BUCKETS, 0.0), dict.fromkeys(LAT_BUCKETS, 0.0)
     for line in text.splitlines():
-        mt = re.match(r"pulsar_storage_write_latency_(le_[0-9_]+|overflow)(?:\{[^}]*\})? ([0-9.eE+-]+)$", line)
-        if mt and mt.group(1) in out:
-            out[mt.group(1)] += float(mt.group(2))
-    return out if sum(out.values()) else None
+        mt = re.match(r"pulsar_storage_(ledger_)?write_latency_(le_[0-9_]+|overflow)(?:\{[^}]*\})? ([0-9.eE+-]+)$", line)
+        if mt and mt.group(2) in path:
+            (journal if mt.group(1) else path)[mt.group(2)] += float(mt.group(3))
+    return (path if sum(path.values()) else None), (journal if sum(journal.values()) else None)
 
 
 def median_run(runs, *raws):
@@ -383,7 +385,7 @@ def paced_run(name, raw, rate, profile=False, warmup=WARMUP):
         r = load(m.port, raw, MG_ARGS + ["-k", "1", "-r", "%.0f" % rate, "-n", "%d" % (rate * (warmup + LAT_SECONDS)),
                                          "--warmup", str(warmup)] + RT + ["--topic", "persistent://public/default/lat"])
         if profile:
-            r["storage_lat"] = storage_latency(m)
+            r["storage_lat"], r["journal_lat"] = storage_latency(m)
     finally:
         m.stop()
     return r
@@ -914,18 +916,25 @@ def report(pngs):
                                               "%.2f" % x["fio_p99"] if x["fio_p99"] else "n/a",
                                               "%.2f" % x["disk_p99"] if x.get("disk_p99") else "n/a")
                       for x in R["mg_lat_runs"]))
-    sl = (R.get("mg_lat") or {}).get("storage_lat")
-    if sl:
+    names = ("<= 0.5 ms", "0.5-1 ms", "1-5 ms", "5-10 ms", "10-20 ms", "20-50 ms", "50-100 ms", "100-200 ms",
+             "200 ms-1 s", "> 1 s")
+
+    def lat_profile(sl):
         tot = sum(sl.values())
-        names = ("<= 0.5 ms", "0.5-1 ms", "1-5 ms", "5-10 ms", "10-20 ms", "20-50 ms", "50-100 ms", "100-200 ms",
-                 "200 ms-1 s", "> 1 s")
-        w("(b) profile of the reported run, from the broker's own `pulsar_storage_write_latency_*` (each entry "
-          "from its SEND read to its fdatasync done: the storage queue, `writev` and `fdatasync`; warm-up "
-          "included): %s of %d entries; over 1 ms in storage alone: %.2f%% of entries, over 5 ms: %.2f%% "
-          "(a publish p99 above a bound needs more than 1%% of entries above it).\n"
-          % (", ".join("%s %.2f%%" % (n, 100.0 * sl[b] / tot) for n, b in zip(names, LAT_BUCKETS) if sl[b]),
-             tot, 100.0 * (tot - sl["le_0_5"] - sl["le_1"]) / tot,
-             100.0 * (tot - sl["le_0_5"] - sl["le_1"] - sl["le_5"]) / tot))
+        return ("%s of %d entries; over 1 ms: %.2f%% of entries, over 5 ms: %.2f%%"
+                % (", ".join("%s %.2f%%" % (n, 100.0 * sl[b] / tot) for n, b in zip(names, LAT_BUCKETS) if sl[b]),
+                   tot, 100.0 * (tot - sl["le_0_5"] - sl["le_1"]) / tot,
+                   100.0 * (tot - sl["le_0_5"] - sl["le_1"] - sl["le_5"]) / tot))
+    sl = (R.get("mg_lat") or {}).get("storage_lat")
+    jl = (R.get("mg_lat") or {}).get("journal_lat")
+    if sl:
+        w("(b) profile of the reported run, from the broker's own histograms (warm-up included; a publish p99 "
+          "above a bound needs more than 1%% of entries above it). `pulsar_storage_write_latency_*`, each entry "
+          "from its SEND read to its completion on the event loop (the storage queue, `pwritev`, `fdatasync` "
+          "and the hand-back): %s.%s\n"
+          % (lat_profile(sl), (" `pulsar_storage_ledger_write_latency_*`, the journal write alone (a storage "
+                               "worker's `pwritev` and the `fdatasync` covering it, what the disk takes): %s."
+                               % lat_profile(jl)) if jl else ""))
     if R.get("mg_fanout_runs"):
         w("(c) runs (Magnetar MB/s delivered / iperf3 MB/s just before): %s; the run with the median ratio is "
           "reported.\n" % ", ".join("%.0f / %s" % (f, "%.0f" % i if i else "n/a") for f, i in R["mg_fanout_runs"]))

@@ -20,6 +20,8 @@ enum {
     F_STORAGE, F_BACKLOG_SIZE, F_MSG_BACKLOG, F_IN_BYTES, F_IN_MSGS, F_OUT_BYTES, F_OUT_MSGS,
     F_LAT0, /* .. F_LAT0 + 9 */
     F_LAT_COUNT = F_LAT0 + 10, F_LAT_SUM,
+    F_LLAT0, /* .. F_LLAT0 + 9 */
+    F_LLAT_COUNT = F_LLAT0 + 10, F_LLAT_SUM,
     NF
 };
 
@@ -50,6 +52,18 @@ static const struct { const char *name, *type, *help; } FAM[NF] = {
     {"pulsar_storage_write_latency_overflow", "gauge", "Entry writes over 1 s"},
     {"pulsar_storage_write_latency_count", "gauge", "Entry writes timed"},
     {"pulsar_storage_write_latency_sum", "gauge", "Total entry write latency in microseconds"},
+    {"pulsar_storage_ledger_write_latency_le_0_5", "gauge", "Journal writes (write + fdatasync) within 0.5 ms"},
+    {"pulsar_storage_ledger_write_latency_le_1", "gauge", "Journal writes within 1 ms"},
+    {"pulsar_storage_ledger_write_latency_le_5", "gauge", "Journal writes within 5 ms"},
+    {"pulsar_storage_ledger_write_latency_le_10", "gauge", "Journal writes within 10 ms"},
+    {"pulsar_storage_ledger_write_latency_le_20", "gauge", "Journal writes within 20 ms"},
+    {"pulsar_storage_ledger_write_latency_le_50", "gauge", "Journal writes within 50 ms"},
+    {"pulsar_storage_ledger_write_latency_le_100", "gauge", "Journal writes within 100 ms"},
+    {"pulsar_storage_ledger_write_latency_le_200", "gauge", "Journal writes within 200 ms"},
+    {"pulsar_storage_ledger_write_latency_le_1000", "gauge", "Journal writes within 1 s"},
+    {"pulsar_storage_ledger_write_latency_overflow", "gauge", "Journal writes over 1 s"},
+    {"pulsar_storage_ledger_write_latency_count", "gauge", "Journal writes timed"},
+    {"pulsar_storage_ledger_write_latency_sum", "gauge", "Total journal write latency in microseconds"},
 };
 
 typedef struct row {
@@ -178,11 +192,16 @@ void route_metrics(admin_req_t *r)
         row->v[F_IN_MSGS] += (double)t->msg_in;
         row->v[F_OUT_BYTES] += (double)t->bytes_out;
         row->v[F_OUT_MSGS] += (double)t->msg_out;
-        for (int i = 0; i < 10; i++) {
+        uint64_t llat[MG_LAT_BUCKETS], llat_sum;
+        log_write_latency(t->log, llat, &llat_sum);
+        for (int i = 0; i < MG_LAT_BUCKETS; i++) {
             row->v[F_LAT0 + i] += (double)t->write_lat_buckets[i];
             row->v[F_LAT_COUNT] += (double)t->write_lat_buckets[i];
+            row->v[F_LLAT0 + i] += (double)llat[i];
+            row->v[F_LLAT_COUNT] += (double)llat[i];
         }
         row->v[F_LAT_SUM] += (double)t->write_lat_sum_us;
+        row->v[F_LLAT_SUM] += (double)llat_sum;
         for (size_t j = 0; map_next(&t->subs, &j, &k, NULL, &v);) {
             subscription_t *s = v;
             uint64_t backlog = sub_backlog(s), unacked = 0;

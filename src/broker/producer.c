@@ -380,10 +380,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
     inflight_unlink(sc);
     if (status == 0) {
         uint64_t lat = mg_mono_us() - sc->start_us;
-        static const uint64_t bounds_us[] = {500, 1000, 5000, 10000, 20000, 50000, 100000, 200000, 1000000};
-        int bi = 0;
-        while (bi < 9 && lat > bounds_us[bi]) bi++;
-        t->write_lat_buckets[bi]++;
+        t->write_lat_buckets[mg_lat_bucket(lat)]++;
         t->write_lat_sum_us += lat;
         if (sc->dedup && (int64_t)sc->highest_sequence_id > sc->dedup->persisted)
             sc->dedup->persisted = (int64_t)sc->highest_sequence_id;

@@ -90,6 +90,13 @@ mg_segfile_t *log_entry_file(mg_log_t *l, const mg_entry_t *e, uint64_t *off);
 int segfile_fd(const mg_segfile_t *f);
 void segfile_unref(mg_segfile_t *f);
 
+/* The time each completed append spent with a storage worker: from the worker taking it to
+ * its bytes durable (pwritev, then the fdatasync covering them; the write alone when not
+ * syncing). Pulsar's pulsar_storage_ledger_write_latency, a bookie's add: the disk's share of
+ * the whole path that pulsar_storage_write_latency times. buckets[MG_LAT_BUCKETS] as
+ * mg_lat_bucket, *sum_us their sum. Loop thread. */
+void log_write_latency(const mg_log_t *l, uint64_t *buckets, uint64_t *sum_us);
+
 /* Bytes stored on disk, and approximate bytes of entries with id >= from_id. */
 uint64_t log_size_bytes(const mg_log_t *l);
 uint64_t log_bytes_from(const mg_log_t *l, uint64_t from_id);

@@ -58,6 +58,8 @@ typedef struct op {
     uint64_t seg_first;  /* segment the record went to (writer) */
     uint64_t off;        /* its offset in that segment (writer) */
     uint64_t wseq;       /* the write batch it went out in (per log, from 1) */
+    uint64_t pick_us;    /* a worker took it (writer) */
+    uint64_t durable_us; /* its fdatasync returned, or its write when not syncing (writer) */
     uint8_t hdr[REC_HDR];
 } op_t;
 
@@ -123,6 +125,8 @@ struct mg_log {
     size_t ccap, chead, ccount;
     bool failed;
     bool closing;
+    uint64_t lat_buckets[MG_LAT_BUCKETS]; /* completed appends by pick_us..durable_us */
+    uint64_t lat_sum_us;
 
     /* under s->mu: appends submitted and not yet completed (w_pending); those not yet taken
      * by a worker (pq); those written and waiting for an fdatasync (us, in id order, each

@@ -186,12 +186,14 @@ static size_t complete_durable(mg_store_t *s, mg_log_t *l)
 {
     if (!l->w_syncing) l->w_durable = l->w_wseq; /* nothing in flight: all written is settled */
     op_t *first = l->us_head, *last = NULL;
+    if (!first || first->wseq > l->w_durable) return 0;
+    uint64_t now = mg_mono_us();
     size_t n = 0;
     for (op_t *op = first; op && op->wseq <= l->w_durable; op = op->next) {
+        op->durable_us = now;
         last = op;
         n++;
     }
-    if (!n) return 0;
     l->us_head = last->next;
     if (!l->us_head) l->us_tail = NULL;
     last->next = NULL;
@@ -221,6 +223,7 @@ static void wake_loop(mg_store_t *s)
  * the file when sync_data and complete what is durable. */
 static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch, op_t *tail)
 {
+    uint64_t picked = mg_mono_us();
     l->wq_head = batch;
     writer_write_log(s, l);
     wfile_t *wf = s->o.sync_data && l->w_dirty ? l->wf : NULL;
@@ -229,7 +232,10 @@ static void writer_batch(mg_store_t *s, mg_log_t *l, op_t *batch, op_t *tail)
 
     /* only the worker holding w_busy advances w_wseq, so it can tag the batch before locking */
     uint64_t seq = l->w_wseq + 1;
-    for (op_t *op = batch; op; op = op->next) op->wseq = seq;
+    for (op_t *op = batch; op; op = op->next) {
+        op->wseq = seq;
+        op->pick_us = picked;
+    }
     pthread_mutex_lock(&s->mu);
     l->w_wseq = seq;
     if (tail) {

@@ -625,7 +625,21 @@ static void test_metrics(void **s)
     }
     assert_true(nlat == 4); /* four entries written */
     assert_true(prom_check(r.body, "pulsar_storage_write_latency_count", tl) == 4);
-    assert_true(prom_check(r.body, "pulsar_storage_write_latency_sum", tl) > 0);
+    double wsum = prom_check(r.body, "pulsar_storage_write_latency_sum", tl);
+    assert_true(wsum > 0);
+    /* the journal's share (worker write + fdatasync), timed inside the same span: never more */
+    double nllat = 0;
+    for (int i = 0; i < 10; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "pulsar_storage_ledger_write_latency_%s", lat[i]);
+        double v = prom_check(r.body, name, tl);
+        assert_true(v >= 0);
+        nllat += v;
+    }
+    assert_true(nllat == 4);
+    assert_true(prom_check(r.body, "pulsar_storage_ledger_write_latency_count", tl) == 4);
+    double lsum = prom_check(r.body, "pulsar_storage_ledger_write_latency_sum", tl);
+    assert_true(lsum >= 0 && lsum <= wsum);
     assert_true(prom_check(r.body, "pulsar_in_bytes_total", tl) > 0);
     assert_true(prom_check(r.body, "pulsar_out_bytes_total", tl) >= 0);
     assert_true(prom_check(r.body, "pulsar_rate_out", tl) >= 0);
