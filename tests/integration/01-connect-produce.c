@@ -169,9 +169,7 @@ static void test_checksum_error(void **s)
     buf_free(&e);
     buf_free(&out);
     /* nothing was stored */
-    mgt_conn_t *cc = mgt_connect(B->port, true);
-    assert_int_equal(mgt_subscribe(cc, "crc", "s", 0, 1, true, &f), T(SUCCESS));
-    mgt_flow(cc, 1, 10);
+    mgt_conn_t *cc = mgt_consumer_on(B->port, "crc", "s", 10);
     assert_int_equal(mgt_expect(cc, T(MESSAGE), &f, 300), 0);
     mgt_close(cc);
     mgt_close(c);

@@ -237,9 +237,7 @@ static void test_seek_and_last_id(void **s)
 {
     frame_t f;
     produce("seek", "p", 0, 10, NULL);
-    mgt_conn_t *a = mgt_connect(B->port, true);
-    assert_int_equal(mgt_subscribe(a, "seek", "s", 0, 1, true, &f), T(SUCCESS));
-    mgt_flow(a, 1, 100);
+    mgt_conn_t *a = mgt_consumer_on(B->port, "seek", "s", 100);
     mgt_msg_t m;
     for (int i = 0; i < 10; i++) assert_int_equal(mgt_recv_message(a, &m, 2000), 1);
     mgt_ack(a, 1, m.ledger, 9, true);

@@ -54,9 +54,7 @@ static void test_dedup(void **s)
     assert_int_equal(f.cmd->send_receipt->message_id->entryid, UINT64_MAX);
     mgt_close(c);
     /* exactly 6 entries stored */
-    c = mgt_connect(b->port, true);
-    assert_int_equal(mgt_subscribe(c, "dd", "v", 0, 1, true, &f), T(SUCCESS));
-    mgt_flow(c, 1, 100);
+    c = mgt_consumer_on(b->port, "dd", "v", 100);
     int n = 0;
     mgt_msg_t m;
     while (mgt_recv_message(c, &m, 700) == 1) n++;
