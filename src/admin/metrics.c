@@ -18,12 +18,20 @@
 enum {
     F_SUBS, F_PRODUCERS, F_CONSUMERS, F_RATE_IN, F_RATE_OUT, F_TPUT_IN, F_TPUT_OUT,
     F_STORAGE, F_BACKLOG_SIZE, F_MSG_BACKLOG, F_IN_BYTES, F_IN_MSGS, F_OUT_BYTES, F_OUT_MSGS,
-    F_LAT0, /* .. F_LAT0 + 9 */
-    F_LAT_COUNT = F_LAT0 + 10, F_LAT_SUM,
-    F_LLAT0, /* .. F_LLAT0 + 9 */
-    F_LLAT_COUNT = F_LLAT0 + 10, F_LLAT_SUM,
-    NF
+    F_LAT0,                                  /* LAT_FAMILY: the buckets, _count, _sum */
+    F_LLAT0 = F_LAT0 + MG_LAT_BUCKETS + 2,   /* the same for the journal write */
+    NF = F_LLAT0 + MG_LAT_BUCKETS + 2
 };
+
+/* A latency histogram's twelve families (mg_lat_hist_t), in the order of its F_*0 block */
+#define LAT_FAMILY(name, what, total)                                                             \
+    {name "_le_0_5", "gauge", what " within 0.5 ms"}, {name "_le_1", "gauge", what " within 1 ms"},  \
+    {name "_le_5", "gauge", what " within 5 ms"}, {name "_le_10", "gauge", what " within 10 ms"},    \
+    {name "_le_20", "gauge", what " within 20 ms"}, {name "_le_50", "gauge", what " within 50 ms"},  \
+    {name "_le_100", "gauge", what " within 100 ms"},                                               \
+    {name "_le_200", "gauge", what " within 200 ms"},                                               \
+    {name "_le_1000", "gauge", what " within 1 s"}, {name "_overflow", "gauge", what " over 1 s"},   \
+    {name "_count", "gauge", what " timed"}, {name "_sum", "gauge", total " in microseconds"}
 
 static const struct { const char *name, *type, *help; } FAM[NF] = {
     {"pulsar_subscriptions_count", "gauge", "Number of subscriptions"},
@@ -40,30 +48,8 @@ static const struct { const char *name, *type, *help; } FAM[NF] = {
     {"pulsar_in_messages_total", "counter", "Messages published"},
     {"pulsar_out_bytes_total", "counter", "Bytes dispatched"},
     {"pulsar_out_messages_total", "counter", "Messages dispatched"},
-    {"pulsar_storage_write_latency_le_0_5", "gauge", "Entry writes within 0.5 ms"},
-    {"pulsar_storage_write_latency_le_1", "gauge", "Entry writes within 1 ms"},
-    {"pulsar_storage_write_latency_le_5", "gauge", "Entry writes within 5 ms"},
-    {"pulsar_storage_write_latency_le_10", "gauge", "Entry writes within 10 ms"},
-    {"pulsar_storage_write_latency_le_20", "gauge", "Entry writes within 20 ms"},
-    {"pulsar_storage_write_latency_le_50", "gauge", "Entry writes within 50 ms"},
-    {"pulsar_storage_write_latency_le_100", "gauge", "Entry writes within 100 ms"},
-    {"pulsar_storage_write_latency_le_200", "gauge", "Entry writes within 200 ms"},
-    {"pulsar_storage_write_latency_le_1000", "gauge", "Entry writes within 1 s"},
-    {"pulsar_storage_write_latency_overflow", "gauge", "Entry writes over 1 s"},
-    {"pulsar_storage_write_latency_count", "gauge", "Entry writes timed"},
-    {"pulsar_storage_write_latency_sum", "gauge", "Total entry write latency in microseconds"},
-    {"pulsar_storage_ledger_write_latency_le_0_5", "gauge", "Journal writes (write + fdatasync) within 0.5 ms"},
-    {"pulsar_storage_ledger_write_latency_le_1", "gauge", "Journal writes within 1 ms"},
-    {"pulsar_storage_ledger_write_latency_le_5", "gauge", "Journal writes within 5 ms"},
-    {"pulsar_storage_ledger_write_latency_le_10", "gauge", "Journal writes within 10 ms"},
-    {"pulsar_storage_ledger_write_latency_le_20", "gauge", "Journal writes within 20 ms"},
-    {"pulsar_storage_ledger_write_latency_le_50", "gauge", "Journal writes within 50 ms"},
-    {"pulsar_storage_ledger_write_latency_le_100", "gauge", "Journal writes within 100 ms"},
-    {"pulsar_storage_ledger_write_latency_le_200", "gauge", "Journal writes within 200 ms"},
-    {"pulsar_storage_ledger_write_latency_le_1000", "gauge", "Journal writes within 1 s"},
-    {"pulsar_storage_ledger_write_latency_overflow", "gauge", "Journal writes over 1 s"},
-    {"pulsar_storage_ledger_write_latency_count", "gauge", "Journal writes timed"},
-    {"pulsar_storage_ledger_write_latency_sum", "gauge", "Total journal write latency in microseconds"},
+    LAT_FAMILY("pulsar_storage_write_latency", "Entry writes", "Total entry write latency"),
+    LAT_FAMILY("pulsar_storage_ledger_write_latency", "Journal writes", "Total journal write latency"),
 };
 
 typedef struct row {
@@ -120,6 +106,16 @@ static row_t *find_row(row_t **rows, size_t *n, size_t *cap, const char *labels)
     memset(r, 0, sizeof *r);
     snprintf(r->labels, sizeof r->labels, "%s", labels);
     return r;
+}
+
+/* A histogram into its block of row values: the buckets from base, then _count and _sum. */
+static void row_add_hist(row_t *row, int base, const mg_lat_hist_t *h)
+{
+    for (int i = 0; i < MG_LAT_BUCKETS; i++) {
+        row->v[base + i] += (double)h->buckets[i];
+        row->v[base + MG_LAT_BUCKETS] += (double)h->buckets[i];
+    }
+    row->v[base + MG_LAT_BUCKETS + 1] += (double)h->sum_us;
 }
 
 static double process_cpu_seconds(void)
@@ -192,16 +188,8 @@ void route_metrics(admin_req_t *r)
         row->v[F_IN_MSGS] += (double)t->msg_in;
         row->v[F_OUT_BYTES] += (double)t->bytes_out;
         row->v[F_OUT_MSGS] += (double)t->msg_out;
-        uint64_t llat[MG_LAT_BUCKETS], llat_sum;
-        log_write_latency(t->log, llat, &llat_sum);
-        for (int i = 0; i < MG_LAT_BUCKETS; i++) {
-            row->v[F_LAT0 + i] += (double)t->write_lat_buckets[i];
-            row->v[F_LAT_COUNT] += (double)t->write_lat_buckets[i];
-            row->v[F_LLAT0 + i] += (double)llat[i];
-            row->v[F_LLAT_COUNT] += (double)llat[i];
-        }
-        row->v[F_LAT_SUM] += (double)t->write_lat_sum_us;
-        row->v[F_LLAT_SUM] += (double)llat_sum;
+        row_add_hist(row, F_LAT0, &t->write_lat);
+        row_add_hist(row, F_LLAT0, log_write_latency(t->log));
         for (size_t j = 0; map_next(&t->subs, &j, &k, NULL, &v);) {
             subscription_t *s = v;
             uint64_t backlog = sub_backlog(s), unacked = 0;

@@ -178,8 +178,7 @@ struct topic {
     uint64_t msg_in, bytes_in, msg_out, bytes_out;
     uint64_t last_msg_in, last_bytes_in, last_msg_out, last_bytes_out;
     double rate_in, tput_in, rate_out, tput_out;
-    uint64_t write_lat_buckets[MG_LAT_BUCKETS]; /* pulsar_storage_write_latency_le_* */
-    uint64_t write_lat_sum_us;      /* pulsar_storage_write_latency_sum */
+    mg_lat_hist_t write_lat;   /* pulsar_storage_write_latency_* */
     uint64_t last_publish_ms;
     uint64_t created_ms;
 };

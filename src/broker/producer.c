@@ -379,9 +379,7 @@ static void on_append_done(void *arg, int status, uint64_t entry_id)
     topic_t *t = sc->topic;
     inflight_unlink(sc);
     if (status == 0) {
-        uint64_t lat = mg_mono_us() - sc->start_us;
-        t->write_lat_buckets[mg_lat_bucket(lat)]++;
-        t->write_lat_sum_us += lat;
+        mg_lat_hist_add(&t->write_lat, mg_mono_us() - sc->start_us);
         if (sc->dedup && (int64_t)sc->highest_sequence_id > sc->dedup->persisted)
             sc->dedup->persisted = (int64_t)sc->highest_sequence_id;
         if (++t->entries_since_snapshot >= 1000) dedup_snapshot(t);

@@ -810,9 +810,7 @@ static int log_complete(mg_log_t *l, op_t *op)
     }
     sg->bytes = op->off + REC_HDR + op->e->len;
     sg->mtime_ms = mg_now_ms();
-    uint64_t lat = op->durable_us > op->pick_us ? op->durable_us - op->pick_us : 0;
-    l->lat_buckets[mg_lat_bucket(lat)]++;
-    l->lat_sum_us += lat;
+    mg_lat_hist_add(&l->write_lat, op->durable_us > op->pick_us ? op->durable_us - op->pick_us : 0);
     l->durable_end = id + 1;
     op->e->file_seg = op->seg_first;
     op->e->file_off = op->off + REC_HDR;
@@ -1329,11 +1327,7 @@ static uint64_t log_seg_end(const mg_log_t *l, size_t i)
     return i + 1 < l->nsegs ? l->segs[i + 1].first_id : l->durable_end;
 }
 
-void log_write_latency(const mg_log_t *l, uint64_t *buckets, uint64_t *sum_us)
-{
-    memcpy(buckets, l->lat_buckets, sizeof l->lat_buckets);
-    *sum_us = l->lat_sum_us;
-}
+const mg_lat_hist_t *log_write_latency(const mg_log_t *l) { return &l->write_lat; }
 
 uint64_t log_size_bytes(const mg_log_t *l)
 {

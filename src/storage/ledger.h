@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/entry.h"
+#include "common/timeutil.h"
 
 typedef struct mg_store mg_store_t;
 typedef struct mg_log mg_log_t;
@@ -93,9 +94,8 @@ void segfile_unref(mg_segfile_t *f);
 /* The time each completed append spent with a storage worker: from the worker taking it to
  * its bytes durable (pwritev, then the fdatasync covering them; the write alone when not
  * syncing). Pulsar's pulsar_storage_ledger_write_latency, a bookie's add: the disk's share of
- * the whole path that pulsar_storage_write_latency times. buckets[MG_LAT_BUCKETS] as
- * mg_lat_bucket, *sum_us their sum. Loop thread. */
-void log_write_latency(const mg_log_t *l, uint64_t *buckets, uint64_t *sum_us);
+ * the whole path that pulsar_storage_write_latency times. Loop thread. */
+const mg_lat_hist_t *log_write_latency(const mg_log_t *l);
 
 /* Bytes stored on disk, and approximate bytes of entries with id >= from_id. */
 uint64_t log_size_bytes(const mg_log_t *l);

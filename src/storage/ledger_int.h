@@ -125,8 +125,7 @@ struct mg_log {
     size_t ccap, chead, ccount;
     bool failed;
     bool closing;
-    uint64_t lat_buckets[MG_LAT_BUCKETS]; /* completed appends by pick_us..durable_us */
-    uint64_t lat_sum_us;
+    mg_lat_hist_t write_lat; /* completed appends, by durable_us - pick_us */
 
     /* under s->mu: appends submitted and not yet completed (w_pending); those not yet taken
      * by a worker (pq); those written and waiting for an fdatasync (us, in id order, each
