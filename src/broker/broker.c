@@ -1,6 +1,7 @@
 /* broker.c - broker lifecycle: storage and metadata start-up, the standalone bootstrap
  * (cluster `standalone`, tenant `public`, namespace `public/default`), the listening socket,
  * periodic work (rates, cursor persistence, keep-alive, retention) and clean shutdown. */
+#include "broker/auth.h"
 #include "broker/broker.h"
 
 #include <arpa/inet.h>
@@ -214,6 +215,11 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     map_init_str(&b->topics);
     map_init_str(&b->ns_cache);
     map_init_u64(&b->conn_by_id);
+    b->auth = auth_new(cfg, err, errlen); /* before anything listens: a bad key stops the start */
+    if (!b->auth && err[0]) goto fail;
+    if (cfg->authorization_enabled && !b->auth)
+        log_warn("authorizationEnabled=true without authentication: only what is granted to no "
+                 "role is allowed, which is nothing");
     if (mkdir_p(cfg->data_dir)) {
         snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
         goto fail;
@@ -324,5 +330,6 @@ void broker_free(broker_t *b)
     mg_arena_destroy(&b->arena);
     mg_pool_destroy(&b->send_pool);
     mg_pool_destroy(&b->pend_pool);
+    auth_free(b->auth);
     mg_free(b);
 }

@@ -211,6 +211,7 @@ struct conn {
     bool input_waiting;       /* resumed with frames still buffered in `in` */
     int protocol_version;
     char *client_version;
+    char *role;               /* authenticated role (auth.h); NULL without authentication */
     mg_map_t producers;       /* u64 id -> producer_t* */
     mg_map_t consumers;       /* u64 id -> consumer_t* */
     uint64_t pending_publish;
@@ -256,6 +257,7 @@ struct broker {
     char web_url[300];
     mg_map_t ns_cache;         /* "tenant/ns" -> ns_policies_t* (loaded on demand) */
     void *admin;               /* admin HTTP server (admin/http.h) */
+    struct mg_auth *auth;      /* token verifier (auth.h); NULL: authenticationEnabled=false */
     uint64_t total_msg_in, total_bytes_in, total_msg_out, total_bytes_out;
     bool stopping;
     bool unload_failed_posted; /* a task to unload topics whose storage failed is queued */

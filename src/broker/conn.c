@@ -11,8 +11,10 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -127,6 +129,7 @@ static void conn_free(conn_t *c)
     buf_free(&c->in);
     buf_free(&c->out);
     mg_free(c->client_version);
+    mg_free(c->role);
     mg_free(c);
 }
 
@@ -385,12 +388,61 @@ void conn_resume_read(conn_t *c)
 
 /* --- commands handled here --- */
 
+/* Refuse a CONNECT as Pulsar does: an Error with request id -1 and AuthenticationError, then
+ * the connection ends. The error is written at once; what the client sent after its CONNECT
+ * is read and dropped first, so that closing does not reset the connection under the error. */
+static void refuse_connect(conn_t *c, const char *why)
+{
+    log_warn("%s: authentication failed: %s", c->addr, why);
+    conn_send_error(c, (uint64_t)-1, PULSAR__PROTO__SERVER_ERROR__AuthenticationError,
+                    "Unable to authenticate: %s", why);
+    if (conn_flush(c) < 0) return;
+    shutdown(c->fd, SHUT_WR);
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+    }
+    conn_close(c, "authentication failed");
+}
+
+/* With authentication on: the role of the CONNECT's credentials (a token), or the anonymous
+ * role when it has none. False (and the connection refused) otherwise. */
+static bool authenticate(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
+{
+    const mg_auth_t *a = c->b->auth;
+    const char *method = cmd->auth_method_name;
+    bool has_data = cmd->has_auth_data && cmd->auth_data.len > 0;
+    char role[256], err[300];
+    if (!has_data && (!method || !*method || !strcmp(method, "none"))) {
+        const char *anon = auth_anonymous_role(a);
+        if (!anon) {
+            refuse_connect(c, "Authentication required");
+            return false;
+        }
+        c->role = mg_strdup(anon);
+        return c->role != NULL;
+    }
+    if (!method || strcmp(method, "token")) {
+        snprintf(err, sizeof err, "unsupported authentication method '%s'", method ? method : "");
+        refuse_connect(c, err);
+        return false;
+    }
+    if (auth_token_role(a, (const char *)cmd->auth_data.data, cmd->auth_data.len,
+                        (int64_t)time(NULL), role, sizeof role, err, sizeof err) < 0) {
+        refuse_connect(c, err);
+        return false;
+    }
+    c->role = mg_strdup(role);
+    log_debug("%s: authenticated as %s", c->addr, role);
+    return c->role != NULL;
+}
+
 static void handle_connect(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
 {
     if (c->connected) {
         conn_close(c, "duplicate CONNECT");
         return;
     }
+    if (c->b->auth && !authenticate(c, cmd)) return;
     c->connected = true;
     c->protocol_version = cmd->has_protocol_version ? cmd->protocol_version : 0;
     mg_free(c->client_version);
@@ -453,6 +505,13 @@ static void handle_lookup(conn_t *c, Pulsar__Proto__CommandLookupTopic *cmd)
                              PULSAR__PROTO__SERVER_ERROR__TopicNotFound, err);
         return;
     }
+    if (!auth_can(c->b, c->role, tn.full, AUTH_PRODUCE | AUTH_CONSUME)) {
+        snprintf(err, sizeof err, "Client is not authorized to Lookup topic %s", tn.full);
+        send_lookup_response(c, cmd->request_id,
+                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
+                             PULSAR__PROTO__SERVER_ERROR__AuthorizationError, err);
+        return;
+    }
     /* Standalone: this broker owns every bundle, so the answer is always "connect here". */
     send_lookup_response(c, cmd->request_id,
                          PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect, 0,
@@ -483,6 +542,15 @@ static void handle_partitioned_metadata(conn_t *c, Pulsar__Proto__CommandPartiti
         r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
         r.has_error = 1;
         r.error = PULSAR__PROTO__SERVER_ERROR__TopicNotFound;
+        r.message = err;
+        conn_send_cmd(c, &out);
+        return;
+    }
+    if (!auth_can(c->b, c->role, tn.full, AUTH_PRODUCE | AUTH_CONSUME)) {
+        snprintf(err, sizeof err, "Client is not authorized to get the partitions of %s", tn.full);
+        r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
+        r.has_error = 1;
+        r.error = PULSAR__PROTO__SERVER_ERROR__AuthorizationError;
         r.message = err;
         conn_send_cmd(c, &out);
         return;
@@ -539,6 +607,14 @@ static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamesp
     if (!namespace_exists(c->b, tenant, ns)) {
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__MetadataError,
                         "Namespace %s/%s does not exist", tenant, ns);
+        return;
+    }
+    char any[700]; /* a topic with no grants of its own: only the namespace's grants count */
+    snprintf(any, sizeof any, "persistent://%s/%s/__namespace_topics", tenant, ns);
+    if (!auth_can(c->b, c->role, any, AUTH_PRODUCE | AUTH_CONSUME) &&
+        !auth_is_tenant_admin(c->b, c->role, tenant)) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError,
+                        "Client is not authorized to list the topics of %s/%s", tenant, ns);
         return;
     }
     char prefix[600];

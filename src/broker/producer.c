@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "common/crc32c.h"
 #include "common/alloc.h"
@@ -126,6 +127,11 @@ void handle_producer(conn_t *c, Pulsar__Proto__CommandProducer *cmd)
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__ServiceNotReady,
                         "Producer id %llu is already in use on this connection",
                         (unsigned long long)cmd->producer_id);
+        return;
+    }
+    if (!auth_conn_allows(c, cmd->topic, AUTH_PRODUCE)) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError,
+                        "Client is not authorized to Publish on %s", cmd->topic);
         return;
     }
     int code = 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -424,6 +425,11 @@ void handle_subscribe(conn_t *c, Pulsar__Proto__CommandSubscribe *cmd)
     if ((int)cmd->subtype < 0 || cmd->subtype > 3) {
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__NotAllowedError,
                         "Unknown subscription type %d", (int)cmd->subtype);
+        return;
+    }
+    if (!auth_conn_allows(c, cmd->topic, AUTH_CONSUME)) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError,
+                        "Client is not authorized to subscribe to %s", cmd->topic);
         return;
     }
     int code = 0;

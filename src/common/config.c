@@ -57,6 +57,15 @@ static const struct key keys[] = {
      S(backlog_quota_default_policy)},
     {"retentionCheckIntervalInSeconds", K_INT, F(retention_check_interval_s), 0},
     {"authenticationEnabled", K_BOOL, F(authentication_enabled), 0},
+    {"authenticationProviders", K_STR, F(authentication_providers), S(authentication_providers)},
+    {"authorizationEnabled", K_BOOL, F(authorization_enabled), 0},
+    {"superUserRoles", K_STR, F(super_user_roles), S(super_user_roles)},
+    {"tokenSecretKey", K_STR, F(token_secret_key), S(token_secret_key)},
+    {"tokenPublicKey", K_STR, F(token_public_key), S(token_public_key)},
+    {"tokenAuthClaim", K_STR, F(token_auth_claim), S(token_auth_claim)},
+    {"tokenAudienceClaim", K_STR, F(token_audience_claim), S(token_audience_claim)},
+    {"tokenAudience", K_STR, F(token_audience), S(token_audience)},
+    {"anonymousUserRole", K_STR, F(anonymous_user_role), S(anonymous_user_role)},
     {"forceDeleteNamespaceAllowed", K_BOOL, F(force_delete_namespace_allowed), 0},
     {"forceDeleteTenantAllowed", K_BOOL, F(force_delete_tenant_allowed), 0},
     {"subscriptionExpirationTimeMinutes", K_INT, F(subscription_expiration_minutes), 0},
@@ -74,6 +83,8 @@ void config_defaults(mg_config_t *c)
     c->dedup_enabled = false;
     c->allow_auto_topic_creation = true;
     strcpy(c->auto_topic_creation_type, "non-partitioned");
+    strcpy(c->token_auth_claim, "sub");
+    strcpy(c->token_audience_claim, "aud");
     c->default_num_partitions = 1;
     c->keep_alive_interval_s = 30;
     c->journal_sync_data = true;

@@ -46,6 +46,15 @@ typedef struct mg_config {
     char backlog_quota_default_policy[48];     /* backlogQuotaDefaultRetentionPolicy */
     int retention_check_interval_s;            /* retentionCheckIntervalInSeconds */
     bool authentication_enabled;               /* authenticationEnabled */
+    char authentication_providers[512];        /* authenticationProviders (comma list) */
+    bool authorization_enabled;                /* authorizationEnabled */
+    char super_user_roles[1024];               /* superUserRoles (comma list) */
+    char token_secret_key[4096];               /* tokenSecretKey: file:///... or data:;base64,... */
+    char token_public_key[4096];               /* tokenPublicKey: likewise */
+    char token_auth_claim[64];                 /* tokenAuthClaim (default sub) */
+    char token_audience_claim[64];             /* tokenAudienceClaim (default aud) */
+    char token_audience[256];                  /* tokenAudience ("" = not checked) */
+    char anonymous_user_role[256];             /* anonymousUserRole ("" = none) */
     bool force_delete_namespace_allowed;       /* forceDeleteNamespaceAllowed */
     bool force_delete_tenant_allowed;          /* forceDeleteTenantAllowed */
     int subscription_expiration_minutes;       /* subscriptionExpirationTimeMinutes (0 = never) */

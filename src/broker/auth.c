@@ -1,0 +1,498 @@
+/* auth.c - token authentication and authorization; see auth.h. OpenSSL does the cryptography
+ * (HMAC, RSA and ECDSA verification, key parsing) and jansson the JSON; what is here is the
+ * JWT framing, the key sources Pulsar's broker.conf accepts, the claim checks, and the lookup
+ * of grants in the namespace policies. */
+#include "broker/auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/topic_name.h"
+#include "common/util.h"
+#include "storage/metastore.h"
+
+#define TOKEN_PROVIDER "AuthenticationProviderToken"
+#define KEY_MAX (64u << 10) /* bound on a key file */
+#define TOKEN_MAX (16u << 10)
+
+struct mg_auth {
+    uint8_t *secret; /* tokenSecretKey: HS256/384/512 */
+    size_t secret_len;
+    EVP_PKEY *pub; /* tokenPublicKey: RS*, PS*, ES* */
+    char claim[64];
+    char aud_claim[64];
+    char audience[256];
+    char anonymous[256];
+};
+
+/* --- base64 (standard and URL-safe alphabets, padding optional) -------------------------- */
+
+static int b64_val(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+/* Decode n chars of s into a new buffer (*out, *outlen); white space is skipped, '=' ends the
+ * input. -1 on a character outside both alphabets or an impossible length. */
+static int b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
+{
+    uint8_t *o = mg_malloc(n / 4 * 3 + 3);
+    if (!o) return -1;
+    size_t k = 0;
+    uint32_t acc = 0;
+    int bits = 0, chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '=') break;
+        if (isspace(c)) continue;
+        int v = b64_val(c);
+        if (v < 0) goto bad;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        chars++;
+        if (bits >= 8) {
+            bits -= 8;
+            o[k++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (chars % 4 == 1) goto bad;
+    *out = o;
+    *outlen = k;
+    return 0;
+bad:
+    mg_free(o);
+    return -1;
+}
+
+/* --- keys -------------------------------------------------------------------------------- */
+
+static int read_file(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint8_t *buf = mg_malloc(KEY_MAX);
+    size_t n = buf ? fread(buf, 1, KEY_MAX, f) : 0;
+    bool too_big = buf && n == KEY_MAX;
+    fclose(f);
+    if (!buf || too_big || n == 0) {
+        snprintf(err, errlen, "key file %s is %s", path,
+                 !buf ? "unreadable"
+                 : n  ? "too large"
+                      : "empty");
+        mg_free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* A key as broker.conf gives it (Pulsar's forms): file:///path (the file's bytes),
+ * data:[type][;base64],<data>, or the key itself in base64. */
+static int key_bytes(const char *spec, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    if (!strncmp(spec, "file:", 5)) {
+        const char *p = spec + 5;
+        if (!strncmp(p, "//", 2)) p += 2; /* file:///abs -> /abs */
+        return read_file(p, out, len, err, errlen);
+    }
+    if (!strncmp(spec, "data:", 5)) {
+        const char *comma = strchr(spec, ',');
+        if (!comma) {
+            snprintf(err, errlen, "data: key without ','");
+            return -1;
+        }
+        bool b64 = false;
+        for (const char *p = spec + 5; p + 7 <= comma; p++)
+            if (!strncmp(p, ";base64", 7)) b64 = true;
+        if (!b64) {
+            *len = strlen(comma + 1);
+            *out = (uint8_t *)mg_strdup(comma + 1);
+            return *out ? 0 : -1;
+        }
+        spec = comma + 1;
+    }
+    if (b64_decode(spec, strlen(spec), out, len) < 0 || *len == 0) {
+        snprintf(err, errlen, "key is neither file:, data: nor base64");
+        return -1;
+    }
+    return 0;
+}
+
+static EVP_PKEY *parse_public_key(const uint8_t *p, size_t n)
+{
+    const uint8_t *q = p;
+    EVP_PKEY *k =
+        d2i_PUBKEY(NULL, &q, (long)n); /* DER, what `pulsar tokens create-key-pair` writes */
+    if (k) return k;
+    BIO *bio = BIO_new_mem_buf(p, (int)n);
+    if (!bio) return NULL;
+    k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return k;
+}
+
+mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (!cfg->authentication_enabled) return NULL;
+    if (!strstr(cfg->authentication_providers, TOKEN_PROVIDER)) {
+        snprintf(err, errlen,
+                 "authenticationEnabled=true needs authenticationProviders="
+                 "org.apache.pulsar.broker.authentication." TOKEN_PROVIDER
+                 " (the only provider Magnetar has)");
+        return NULL;
+    }
+    if (!cfg->token_secret_key[0] && !cfg->token_public_key[0]) {
+        snprintf(err, errlen, "token authentication needs tokenSecretKey or tokenPublicKey");
+        return NULL;
+    }
+    mg_auth_t *a = mg_calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(a->claim, sizeof a->claim, "%s",
+             cfg->token_auth_claim[0] ? cfg->token_auth_claim : "sub");
+    snprintf(a->aud_claim, sizeof a->aud_claim, "%s",
+             cfg->token_audience_claim[0] ? cfg->token_audience_claim : "aud");
+    snprintf(a->audience, sizeof a->audience, "%s", cfg->token_audience);
+    snprintf(a->anonymous, sizeof a->anonymous, "%s", cfg->anonymous_user_role);
+    char kerr[300];
+    if (cfg->token_secret_key[0]) {
+        if (key_bytes(cfg->token_secret_key, &a->secret, &a->secret_len, kerr, sizeof kerr) < 0) {
+            snprintf(err, errlen, "tokenSecretKey: %s", kerr);
+            auth_free(a);
+            return NULL;
+        }
+    } else {
+        uint8_t *p;
+        size_t n;
+        if (key_bytes(cfg->token_public_key, &p, &n, kerr, sizeof kerr) < 0) {
+            snprintf(err, errlen, "tokenPublicKey: %s", kerr);
+            auth_free(a);
+            return NULL;
+        }
+        a->pub = parse_public_key(p, n);
+        mg_free(p);
+        if (!a->pub) {
+            snprintf(err, errlen, "tokenPublicKey: not a DER or PEM public key");
+            auth_free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void auth_free(mg_auth_t *a)
+{
+    if (!a) return;
+    if (a->secret) OPENSSL_cleanse(a->secret, a->secret_len);
+    mg_free(a->secret);
+    EVP_PKEY_free(a->pub);
+    mg_free(a);
+}
+
+const char *auth_anonymous_role(const mg_auth_t *a)
+{
+    return a && a->anonymous[0] ? a->anonymous : NULL;
+}
+
+/* --- JWT ----------------------------------------------------------------------------------- */
+
+static const EVP_MD *alg_digest(const char *alg)
+{
+    const char *bits = alg + 2;
+    if (!strcmp(bits, "256")) return EVP_sha256();
+    if (!strcmp(bits, "384")) return EVP_sha384();
+    if (!strcmp(bits, "512")) return EVP_sha512();
+    return NULL;
+}
+
+/* ECDSA in a JWT is r||s, each the curve's size; OpenSSL verifies DER. */
+static uint8_t *ecdsa_raw_to_der(const uint8_t *sig, size_t n, size_t *derlen)
+{
+    if (n == 0 || n % 2) return NULL;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)(n / 2), NULL), *s = BN_bin2bn(sig + n / 2, (int)(n / 2), NULL);
+    if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(es);
+        return NULL;
+    }
+    uint8_t *der = NULL;
+    int len = i2d_ECDSA_SIG(es, &der);
+    ECDSA_SIG_free(es);
+    if (len <= 0) return NULL;
+    *derlen = (size_t)len;
+    return der;
+}
+
+static bool verify_sig(const mg_auth_t *a, const char *alg, const uint8_t *msg, size_t msglen,
+                       const uint8_t *sig, size_t siglen, char *err, size_t errlen)
+{
+    const EVP_MD *md = strlen(alg) == 5 ? alg_digest(alg) : NULL;
+    if (!md) {
+        snprintf(err, errlen, "unsupported token algorithm '%s'", alg);
+        return false;
+    }
+    if (!strncmp(alg, "HS", 2)) {
+        if (!a->secret) {
+            snprintf(err, errlen, "token signed with %s, but the broker has a public key", alg);
+            return false;
+        }
+        uint8_t mac[EVP_MAX_MD_SIZE];
+        unsigned maclen = 0;
+        if (!HMAC(md, a->secret, (int)a->secret_len, msg, msglen, mac, &maclen) ||
+            maclen != siglen || CRYPTO_memcmp(mac, sig, siglen)) {
+            snprintf(err, errlen, "token signature does not verify");
+            return false;
+        }
+        return true;
+    }
+    bool rs = !strncmp(alg, "RS", 2), ps = !strncmp(alg, "PS", 2), es = !strncmp(alg, "ES", 2);
+    if (!rs && !ps && !es) {
+        snprintf(err, errlen, "unsupported token algorithm '%s'", alg);
+        return false;
+    }
+    if (!a->pub) {
+        snprintf(err, errlen, "token signed with %s, but the broker has a secret key", alg);
+        return false;
+    }
+    int type = EVP_PKEY_base_id(a->pub);
+    if ((es && type != EVP_PKEY_EC) || (!es && type != EVP_PKEY_RSA)) {
+        snprintf(err, errlen, "token algorithm %s does not match the broker's public key", alg);
+        return false;
+    }
+    uint8_t *der = NULL;
+    size_t derlen = 0;
+    if (es) {
+        der = ecdsa_raw_to_der(sig, siglen, &derlen);
+        if (!der) {
+            snprintf(err, errlen, "token signature does not verify");
+            return false;
+        }
+        sig = der;
+        siglen = derlen;
+    }
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    bool ok = c && EVP_DigestVerifyInit(c, &pc, md, NULL, a->pub) > 0;
+    if (ok && ps)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) > 0;
+    ok = ok && EVP_DigestVerify(c, sig, siglen, msg, msglen) == 1;
+    EVP_MD_CTX_free(c);
+    OPENSSL_free(der);
+    if (!ok) snprintf(err, errlen, "token signature does not verify");
+    return ok;
+}
+
+static json_t *decode_json_part(const char *p, size_t n)
+{
+    uint8_t *raw;
+    size_t len;
+    if (b64_decode(p, n, &raw, &len) < 0) return NULL;
+    json_t *j = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
+    mg_free(raw);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static bool audience_ok(const mg_auth_t *a, json_t *claims)
+{
+    if (!a->audience[0]) return true;
+    json_t *v = json_object_get(claims, a->aud_claim);
+    if (json_is_string(v)) return !strcmp(json_string_value(v), a->audience);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) if (json_is_string(e) &&
+                                    !strcmp(json_string_value(e), a->audience)) return true;
+    return false;
+}
+
+int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                    size_t rolelen, char *err, size_t errlen)
+{
+    if (!a || !token || len == 0 || len > TOKEN_MAX) {
+        snprintf(err, errlen, "no token");
+        return -1;
+    }
+    while (len && isspace((unsigned char)token[len - 1]))
+        len--;
+    const char *d1 = memchr(token, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token))) {
+        snprintf(err, errlen, "malformed token: not three dot-separated parts");
+        return -1;
+    }
+    json_t *hdr = decode_json_part(token, (size_t)(d1 - token));
+    json_t *claims = decode_json_part(d1 + 1, (size_t)(d2 - d1 - 1));
+    uint8_t *sig = NULL;
+    size_t siglen = 0;
+    int rc = -1;
+    if (!hdr || !claims) {
+        snprintf(err, errlen, "malformed token: header or claims are not base64url JSON objects");
+        goto out;
+    }
+    if (b64_decode(d2 + 1, len - (size_t)(d2 + 1 - token), &sig, &siglen) < 0 || siglen == 0) {
+        snprintf(err, errlen, "malformed token: no signature");
+        goto out;
+    }
+    const char *alg = json_string_value(json_object_get(hdr, "alg"));
+    if (!alg) {
+        snprintf(err, errlen, "malformed token: no alg");
+        goto out;
+    }
+    if (!verify_sig(a, alg, (const uint8_t *)token, (size_t)(d2 - token), sig, siglen, err, errlen))
+        goto out;
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    if (exp && (!json_is_number(exp) || json_number_value(exp) <= (double)now_s)) {
+        snprintf(err, errlen, "token expired");
+        goto out;
+    }
+    if (nbf && (!json_is_number(nbf) || json_number_value(nbf) > (double)now_s)) {
+        snprintf(err, errlen, "token not valid yet (nbf)");
+        goto out;
+    }
+    if (!audience_ok(a, claims)) {
+        snprintf(err, errlen, "token audience does not include %s", a->audience);
+        goto out;
+    }
+    const char *r = json_string_value(json_object_get(claims, a->claim));
+    if (!r || !*r || strlen(r) >= rolelen) {
+        snprintf(err, errlen, "token has no usable '%s' claim", a->claim);
+        goto out;
+    }
+    strcpy(role, r);
+    rc = 0;
+out:
+    json_decref(hdr);
+    json_decref(claims);
+    mg_free(sig);
+    return rc;
+}
+
+/* --- authorization ------------------------------------------------------------------------ */
+
+/* Is role an item of a comma-separated list (spaces around items ignored)? */
+static bool in_list(const char *list, const char *role)
+{
+    size_t rl = strlen(role);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == rl && rl && !memcmp(p, role, rl)) return true;
+        p = e;
+    }
+    return false;
+}
+
+bool auth_is_superuser(const mg_config_t *cfg, const char *role)
+{
+    return role && *role && in_list(cfg->super_user_roles, role);
+}
+
+static json_t *meta_json(broker_t *b, const char *key)
+{
+    char *v;
+    size_t n;
+    if (meta_get(b->meta, key, &v, &n)) return NULL;
+    json_t *j = json_loadb(v, n, 0, NULL);
+    mg_free(v);
+    return j;
+}
+
+/* Do the actions granted to role in grants ({role: [action, ...]}) include any of `actions`? */
+static bool granted(json_t *grants, const char *role, int actions)
+{
+    json_t *list = json_object_get(grants, role), *e;
+    size_t i;
+    json_array_foreach(list, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (!s) continue;
+        if (((actions & AUTH_PRODUCE) && !strcmp(s, "produce")) ||
+            ((actions & AUTH_CONSUME) && !strcmp(s, "consume")))
+            return true;
+    }
+    return false;
+}
+
+bool auth_can(broker_t *b, const char *role, const char *topic, int actions)
+{
+    if (!b->cfg->authorization_enabled) return true;
+    if (!role || !*role) return false;
+    if (auth_is_superuser(b->cfg, role)) return true;
+    mg_topic_name_t tn;
+    char err[128];
+    if (topic_name_parse(topic, &tn, err, sizeof err)) return false;
+    char key[700];
+    snprintf(key, sizeof key, "/admin/policies/%s/%s", tn.tenant, tn.ns);
+    json_t *pol = meta_json(b, key);
+    json_t *ap = json_object_get(pol, "auth_policies");
+    json_t *dest = json_object_get(ap, "destination_auth");
+    bool ok = granted(json_object_get(ap, "namespace_auth"), role, actions) ||
+              granted(json_object_get(dest, tn.full), role, actions) ||
+              (tn.partition >= 0 && granted(json_object_get(dest, tn.base), role, actions));
+    json_decref(pol);
+    return ok;
+}
+
+bool auth_conn_allows(conn_t *c, const char *topic, int actions)
+{
+    if (!c->b->cfg->authorization_enabled) return true;
+    mg_topic_name_t tn;
+    char err[128];
+    if (!topic || topic_name_parse(topic, &tn, err, sizeof err)) return true;
+    return auth_can(c->b, c->role, tn.full, actions);
+}
+
+bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
+{
+    if (!b->cfg->authorization_enabled) return true;
+    if (!role || !*role) return false;
+    if (auth_is_superuser(b->cfg, role)) return true;
+    char key[400];
+    snprintf(key, sizeof key, "/admin/policies/%s", tenant);
+    json_t *t = meta_json(b, key), *e;
+    bool ok = false;
+    size_t i;
+    json_array_foreach(json_object_get(t, "adminRoles"), i,
+                       e) if (json_is_string(e) && !strcmp(json_string_value(e), role)) ok = true;
+    json_decref(t);
+    return ok;
+}

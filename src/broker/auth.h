@@ -1,0 +1,69 @@
+/* auth.h - token authentication and authorization, as Pulsar's AuthenticationProviderToken and
+ * PulsarAuthorizationProvider do them, for the binary protocol (CONNECT, then PRODUCER,
+ * SUBSCRIBE, LOOKUP, PARTITIONED_METADATA) and the admin API (Authorization: Bearer).
+ *
+ * Configuration (broker.conf keys, Pulsar's names):
+ *   authenticationEnabled=true
+ *   authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken
+ *   tokenSecretKey=file:///path/secret.key | data:;base64,<base64>   (HS256/HS384/HS512)
+ *   tokenPublicKey=file:///path/public.key | data:;base64,<base64>   (RS*, ES*; DER or PEM)
+ *   tokenAuthClaim=sub            the claim that names the role
+ *   tokenAudienceClaim=aud, tokenAudience=   when set, the token's audience must contain it
+ *   anonymousUserRole=            the role of a client that sends no token (empty: refused)
+ *   authorizationEnabled=true, superUserRoles=admin,pulsar-super
+ *
+ * A token is a JWT (compact form, three base64url parts). It is accepted when its signature
+ * verifies with the configured key and an algorithm of that key's family (an HS token is never
+ * checked against a public key, nor the reverse), "exp" (when present) is in the future and
+ * "nbf" (when present) is not, and the role claim is a non-empty string. Tokens without "exp"
+ * never expire, as in Pulsar.
+ *
+ * Threads: auth_token_role and auth_is_superuser read only what auth_new built, so any thread
+ * may call them; auth_can and auth_is_tenant_admin read the metadata store (loop thread). */
+#ifndef MG_BROKER_AUTH_H
+#define MG_BROKER_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+typedef struct broker broker_t;
+typedef struct conn conn_t;
+typedef struct mg_auth mg_auth_t;
+
+/* Build the verifier from cfg. Returns NULL with err[0] == '\0' when authenticationEnabled is
+ * false; NULL with err set when the configuration cannot work (no key, unreadable key file,
+ * an unsupported provider): the broker refuses to start then. */
+mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen);
+void auth_free(mg_auth_t *a);
+
+/* Verify a token; 0 with the role copied to role (NUL-terminated), or -1 with the reason in
+ * err. now_s: the current time in seconds since the epoch (a parameter, for tests). */
+int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                    size_t rolelen, char *err, size_t errlen);
+
+/* The role given to a client that presents no credentials (anonymousUserRole), or NULL. */
+const char *auth_anonymous_role(const mg_auth_t *a);
+
+/* Is role one of superUserRoles? */
+bool auth_is_superuser(const mg_config_t *cfg, const char *role);
+
+enum { AUTH_PRODUCE = 1, AUTH_CONSUME = 2 };
+
+/* With authorizationEnabled=false, always true. Otherwise: may role do any of `actions`
+ * (AUTH_PRODUCE | AUTH_CONSUME) on topic (a full name; a partition's grants are its
+ * partitioned topic's)? True for superusers; else looked up in the namespace's
+ * auth_policies: namespace_auth[role], then destination_auth[topic][role]. */
+bool auth_can(broker_t *b, const char *role, const char *topic, int actions);
+
+/* For a command of connection c on topic: auth_can with the connection's role, except that a
+ * name that does not parse passes (the command's own check answers InvalidTopicName). */
+bool auth_conn_allows(conn_t *c, const char *topic, int actions);
+
+/* With authorizationEnabled=false, always true. Otherwise true for superusers and for the
+ * roles in the tenant's adminRoles. */
+bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant);
+
+#endif
