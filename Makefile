@@ -33,8 +33,8 @@ npm:
 	  cd tests/compat && npm ci --no-audit --no-fund --silent; fi
 
 # The whole suite runs on the sanitizer build (ASan+UBSan): unit, integration, crash, compat
-# (pulsar-flex), then short fuzz runs of the frame decoder and of the store's recovery, and the
-# threaded paths under ThreadSanitizer. The optimised tree is built too, so warnings that only
+# (pulsar-flex), then short fuzz runs of the frame decoder, the store's recovery and the token
+# verifier, and the threaded paths under ThreadSanitizer. The optimised tree is built too, so warnings that only
 # -O2 finds fail here rather than in `make run`.
 test: asan build npm
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -65,20 +65,24 @@ test-fast: build npm
 
 fuzz-build:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMG_FUZZ=ON >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_frame fuzz_recovery
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_frame fuzz_recovery fuzz_token
 
 fuzz-smoke: fuzz-build
 	@mkdir -p $(FUZZ_BUILD)/corpus && cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/ 2>/dev/null || true
 	$(FUZZ_BUILD)/bin/fuzz_frame -max_total_time=20 -max_len=65536 $(FUZZ_BUILD)/corpus tests/fuzz/corpus
 	@mkdir -p $(FUZZ_BUILD)/corpus-recovery
 	$(FUZZ_BUILD)/bin/fuzz_recovery -max_total_time=10 -max_len=4096 $(FUZZ_BUILD)/corpus-recovery tests/fuzz/corpus-recovery
-	@echo "fuzz: 2 passed, 0 failed"
+	@mkdir -p $(FUZZ_BUILD)/corpus-token
+	$(FUZZ_BUILD)/bin/fuzz_token -max_total_time=5 -max_len=2048 $(FUZZ_BUILD)/corpus-token tests/fuzz/corpus-token
+	@echo "fuzz: 3 passed, 0 failed"
 
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/bin/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-600} $(FUZZ_BUILD)/corpus tests/fuzz/corpus
 	@mkdir -p $(FUZZ_BUILD)/corpus-recovery
 	$(FUZZ_BUILD)/bin/fuzz_recovery -max_total_time=$${FUZZ_SECONDS:-600} -max_len=4096 $(FUZZ_BUILD)/corpus-recovery tests/fuzz/corpus-recovery
+	@mkdir -p $(FUZZ_BUILD)/corpus-token
+	$(FUZZ_BUILD)/bin/fuzz_token -max_total_time=$${FUZZ_SECONDS:-600} -max_len=2048 $(FUZZ_BUILD)/corpus-token tests/fuzz/corpus-token
 
 bench: build
 	$(MAKE) -C bench QUICK=$(QUICK)
