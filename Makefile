@@ -34,8 +34,8 @@ npm:
 
 # The whole suite runs on the sanitizer build (ASan+UBSan): unit, integration, crash, compat
 # (pulsar-flex), then short fuzz runs of the frame decoder, the store's recovery and the token
-# verifier, and the threaded paths under ThreadSanitizer. The optimised tree is built too, so warnings that only
-# -O2 finds fail here rather than in `make run`.
+# verifier, and the threaded paths under ThreadSanitizer. The optimised tree is built too, so
+# warnings that only -O2 finds fail here rather than in `make run`.
 test: asan build npm
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
