@@ -4,6 +4,9 @@
  *                   [-p k=v ...] [-z|--compression lz4|zlib|zstd|snappy|none] [-r RATE] [-c]
  *   magnetar-client [--url URL] consume TOPIC -s SUB [-n N] [-t Exclusive|Shared|Failover|Key_Shared]
  *                   [-p Earliest|Latest] [--regex] [--hex]
+ * Authentication as pulsar-client's global options (before or after the command):
+ *   --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken
+ *   --auth-params token:<jwt> | file:///path/to/token   (auth_opts.h)
  * consume prints each message as pulsar-client does ("----- got message -----" then
  * "key:[K], properties:[a=b], content:...") and exits 0 after N messages (0 = forever). */
 #include <ctype.h>
@@ -16,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_opts.h"
 #include "magnetar/magnetar.h"
 
 static volatile sig_atomic_t stop;
@@ -33,11 +37,14 @@ static void on_sig(int s)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: magnetar-client [--url pulsar://host:port] produce TOPIC -m MSG [-n N] [-k KEY]\n"
+            "usage: magnetar-client [--url pulsar://host:port] [--auth-plugin PLUGIN --auth-params PARAMS]\n"
+            "       magnetar-client [--url pulsar://host:port] produce TOPIC -m MSG [-n N] [-k KEY]\n"
             "                       [-p key=value] [-z lz4|zlib|zstd|snappy|none] [-r RATE] [-c]\n"
             "       magnetar-client [--url pulsar://host:port] consume TOPIC -s SUB [-n N]\n"
             "                       [-t Exclusive|Shared|Failover|Key_Shared] [-p Earliest|Latest]\n"
-            "                       [--regex] [--hex] [-r RATE]\n");
+            "                       [--regex] [--hex] [-r RATE]\n"
+            "       auth: --auth-plugin " AUTH_PLUGIN_TOKEN "\n"
+            "             --auth-params token:<jwt> | file:///path/to/token-file\n");
 }
 
 static int parse_compression(const char *s, mg_compression *out)
@@ -121,7 +128,10 @@ static int cmd_produce(mg_client_t *cl, int argc, char **argv)
     mg_producer_t *p;
     mg_result r = mg_producer_create(cl, topic, &pc, &p);
     if (r) {
-        fprintf(stderr, "cannot create producer on %s: %s\n", topic, mg_strerror(r));
+        char what[1100];
+        snprintf(what, sizeof what, "cannot create producer on %s", topic);
+        tool_print_error(what, r);
+        for (int j = 0; j < nmsgs; j++) free(msgs[j]);
         return 1;
     }
     int sent = 0, rc = 0;
@@ -141,7 +151,7 @@ static int cmd_produce(mg_client_t *cl, int argc, char **argv)
             r = mg_producer_send(p, m, NULL);
             mg_message_free(m);
             if (r) {
-                fprintf(stderr, "send failed: %s\n", mg_strerror(r));
+                tool_print_error("send failed", r);
                 rc = 1;
                 break;
             }
@@ -242,7 +252,9 @@ static int cmd_consume(mg_client_t *cl, int argc, char **argv)
     mg_result r = regex ? mg_consumer_subscribe_pattern(cl, topic, sub, &cc, &c)
                         : mg_consumer_subscribe(cl, topic, sub, &cc, &c);
     if (r) {
-        fprintf(stderr, "cannot subscribe to %s: %s\n", topic, mg_strerror(r));
+        char what[1100];
+        snprintf(what, sizeof what, "cannot subscribe to %s", topic);
+        tool_print_error(what, r);
         return 1;
     }
     int got = 0;
@@ -270,23 +282,28 @@ static int cmd_consume(mg_client_t *cl, int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *url = getenv("MAGNETAR_URL") ? getenv("MAGNETAR_URL") : "pulsar://localhost:6650";
-    int i = 1;
+    auth_opts_t auth = {0};
+    int i = 1, t;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--url") && i + 1 < argc) url = argv[++i];
         else if (!strncmp(argv[i], "--url=", 6)) url = argv[i] + 6;
-        else break;
+        else if ((t = auth_opts_take(&auth, argc, argv, &i)) < 0) return 1;
+        else if (!t) break;
     }
     if (i >= argc || (strcmp(argv[i], "produce") && strcmp(argv[i], "consume"))) {
         usage();
         return 1;
     }
-    /* --url may also follow the command */
+    /* --url and the auth options may also follow the command */
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int na = 0;
     for (int j = i; j < argc; j++) {
         if (!strcmp(argv[j], "--url") && j + 1 < argc) url = argv[++j];
         else if (!strncmp(argv[j], "--url=", 6)) url = argv[j] + 6;
-        else args[na++] = argv[j];
+        else if ((t = auth_opts_take(&auth, argc, argv, &j)) < 0) {
+            free(args);
+            return 1;
+        } else if (!t) args[na++] = argv[j];
     }
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
@@ -294,8 +311,18 @@ int main(int argc, char **argv)
     mg_client_conf_t conf;
     mg_client_conf_init(&conf);
     conf.operation_timeout_ms = 10000;
+    char err[600];
+    int ar = auth_opts_apply(&auth, &conf, err, sizeof err);
+    if (ar) {
+        fprintf(stderr, "%s\n", err);
+        if (ar == -1) usage();
+        auth_opts_free(&auth);
+        free(args);
+        return 1;
+    }
     mg_client_t *cl;
     mg_result r = mg_client_create(url, &conf, &cl);
+    auth_opts_free(&auth); /* mg_client_create copied the token */
     if (r) {
         fprintf(stderr, "bad service URL '%s': %s\n", url, mg_strerror(r));
         free(args);

@@ -5,6 +5,8 @@
  *       [-o MAX_PENDING] [-k KEY_PREFIX] [-ch]
  *   magnetar-perf consume TOPIC [-u URL] [-n CONSUMERS] [-t TOPICS] [-ss SUB] [-st TYPE]
  *       [-q RECEIVER_QUEUE] [-time SECONDS] [-m NUM_MESSAGES] [-p Earliest|Latest]
+ * Both take pulsar-perf's --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken
+ * --auth-params token:<jwt> | file:///path/to/token (auth_opts.h).
  * With -t N > 1 the topics are TOPIC-0 .. TOPIC-(N-1). A partitioned TOPIC is used as is.
  * Prints a one-line report every second (msg/s, MB/s, latency p50/p99/p999 in ms) and a final
  * summary with the full latency histogram. Latency: send -> receipt (produce), publish time ->
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_opts.h"
 #include "magnetar/magnetar.h"
 
 /* ---- latency histogram: 2^k major buckets of 32 sub-buckets, in microseconds -------------- */
@@ -106,6 +109,7 @@ typedef struct opts {
     bool no_batch, chunking, earliest;
     mg_compression codec;
     mg_sub_type st;
+    auth_opts_t auth;
 } opts_t;
 
 static volatile sig_atomic_t stop;
@@ -114,13 +118,16 @@ static void on_sig(int s) { stop = 1; }
 static hist_t win, total;
 static atomic_ullong msgs, bytes, errors, total_msgs, total_bytes;
 static atomic_int producers_done; /* producer threads that sent their -m share and closed */
+static atomic_int setup_failed;   /* a producer or consumer could not be created: exit 1 */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: magnetar-perf produce|consume TOPIC [-u URL] [-r RATE] [-s SIZE] [-n N] [-t TOPICS]\n"
                     "       [-m NUM] [-time SECONDS] [-b BATCH_MS] [-bm MAX_MSGS] [-bb MAX_BYTES] [-db]\n"
                     "       [-z none|lz4|zlib|zstd|snappy] [-o MAX_PENDING] [-k KEY_PREFIX] [-ch]\n"
-                    "       [-ss SUB] [-st Exclusive|Shared|Failover|Key_Shared] [-q QUEUE] [-p Earliest|Latest]\n");
+                    "       [-ss SUB] [-st Exclusive|Shared|Failover|Key_Shared] [-q QUEUE] [-p Earliest|Latest]\n"
+                    "       [--auth-plugin " AUTH_PLUGIN_TOKEN "\n"
+                    "        --auth-params token:<jwt>|file:///path/to/token-file]\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o)
@@ -146,6 +153,9 @@ static int parse(int argc, char **argv, opts_t *o)
         return -1;                                                                                 \
     }                                                                                              \
     i++
+        int took = auth_opts_take(&o->auth, argc, argv, &i);
+        if (took < 0) return -1;
+        if (took) continue;
         if (IS("-u") || IS("--service-url")) { NEED(); o->url = v; }
         else if (IS("-r") || IS("--rate")) { NEED(); o->rate = atof(v); }
         else if (IS("-s") || IS("--size")) { NEED(); o->size = atoi(v); }
@@ -230,7 +240,10 @@ static void *producer_main(void *arg)
     mg_producer_t *p;
     mg_result r = mg_producer_create(t->cl, topic, &pc, &p);
     if (r) {
-        fprintf(stderr, "producer on %s: %s\n", topic, mg_strerror(r));
+        char what[1100];
+        snprintf(what, sizeof what, "producer on %s", topic);
+        tool_print_error(what, r);
+        atomic_store(&setup_failed, 1);
         stop = 1;
         return NULL;
     }
@@ -288,7 +301,10 @@ static void *consumer_main(void *arg)
     mg_consumer_t *c;
     mg_result r = mg_consumer_subscribe(t->cl, topic, sub, &cc, &c);
     if (r) {
-        fprintf(stderr, "consumer on %s: %s\n", topic, mg_strerror(r));
+        char what[1100];
+        snprintf(what, sizeof what, "consumer on %s", topic);
+        tool_print_error(what, r);
+        atomic_store(&setup_failed, 1);
         stop = 1;
         return NULL;
     }
@@ -320,8 +336,19 @@ int main(int argc, char **argv)
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     signal(SIGPIPE, SIG_IGN);
+    mg_client_conf_t conf;
+    mg_client_conf_init(&conf);
+    char err[600];
+    int ar = auth_opts_apply(&o.auth, &conf, err, sizeof err);
+    if (ar) {
+        fprintf(stderr, "%s\n", err);
+        if (ar == -1) usage();
+        auth_opts_free(&o.auth);
+        return 1;
+    }
     mg_client_t *cl;
-    mg_result r = mg_client_create(o.url, NULL, &cl);
+    mg_result r = mg_client_create(o.url, &conf, &cl);
+    auth_opts_free(&o.auth); /* mg_client_create copied the token */
     if (r) {
         fprintf(stderr, "bad service URL '%s': %s\n", o.url, mg_strerror(r));
         return 1;
@@ -356,6 +383,12 @@ int main(int argc, char **argv)
         }
     }
     for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+    if (atomic_load(&setup_failed)) { /* said why already; no summary of nothing */
+        mg_client_close(cl);
+        free(th);
+        free(tasks);
+        return 1;
+    }
     hist_merge(&total, &win);
     atomic_fetch_add(&total_msgs, atomic_exchange(&msgs, 0));
     atomic_fetch_add(&total_bytes, atomic_exchange(&bytes, 0));

@@ -130,7 +130,9 @@ typedef struct mg_client_conf {
     int initial_backoff_ms;       /* reconnect backoff, doubling up to max; 100 */
     int max_backoff_ms;           /* 60000 */
     int max_lookup_redirects;     /* 20 */
-    /* Seams for the security work: an auth method name and its data, sent in CONNECT. */
+    /* Authentication, sent in CONNECT: for a token, auth_method "token" and auth_data the JWT's
+     * bytes (Pulsar's AuthenticationToken). Copied by mg_client_create. A broker that refuses
+     * them makes anything that connects fail with MG_ERR_AUTH (reason: mg_last_error_message). */
     const char *auth_method;      /* NULL: none */
     const void *auth_data;
     size_t auth_data_len;

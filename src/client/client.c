@@ -313,6 +313,7 @@ mg_result cl_lookup_locked(struct mg_client *cl, const char *topic, conn_t **out
         if (type == 2) {
             r = lr->has_error ? server_error_result(lr->error) : MG_ERR_LOOKUP;
             log_debug("client: lookup %s failed: %s", topic, lr->message ? lr->message : "");
+            client_set_error(lr->message); /* e.g. the AuthorizationError reason */
             pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
             return r;
         }
@@ -338,6 +339,7 @@ mg_result cl_lookup_locked(struct mg_client *cl, const char *topic, conn_t **out
 mg_result cl_partitions_locked(struct mg_client *cl, const char *topic, int *n)
 {
     conn_t *c;
+    client_set_error(NULL);
     mg_result r = service_conn_locked(cl, &c);
     if (r) return r;
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
@@ -351,9 +353,10 @@ mg_result cl_partitions_locked(struct mg_client *cl, const char *topic, int *n)
     if (r) return r;
     Pulsar__Proto__CommandPartitionedTopicMetadataResponse *pr = rq.resp->partitionmetadataresponse;
     if (!pr) r = MG_ERR_PROTOCOL;
-    else if (pr->has_response && pr->response == 1)
+    else if (pr->has_response && pr->response == 1) {
         r = pr->has_error ? server_error_result(pr->error) : MG_ERR_LOOKUP;
-    else *n = (int)pr->partitions;
+        client_set_error(pr->message);
+    } else *n = (int)pr->partitions;
     pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
     return r;
 }

@@ -159,6 +159,7 @@ mg_result conn_get_locked(struct mg_client *cl, const char *host, int port, conn
         }
         mg_result r = c->state == CONN_CLOSED ? c->err : MG_ERR_TIMEOUT;
         if (c->state != CONN_CLOSED) conn_fail_locked(c, MG_ERR_TIMEOUT);
+        if (c->errmsg[0]) client_set_error(c->errmsg); /* CONNECT refused: the broker's reason */
         return r ? r : MG_ERR_CONNECT;
     }
 }
@@ -350,7 +351,18 @@ static void handle_frame_locked(conn_t *c, frame_t *f)
         if (cmd->success) complete_req_locked(c, cmd->success->request_id, f, MG_OK, NULL);
         break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__ERROR:
-        if (cmd->error)
+        if (cmd->error && c->state == CONN_CONNECTING) {
+            /* CONNECT refused (AuthenticationError with request_id -1, as Pulsar answers a
+             * missing or bad token): nothing is pending on this connection yet, and connecting
+             * again would be refused the same way, so the caller gets the broker's error
+             * (MG_ERR_AUTH) and its reason instead of a plain connection failure. */
+            snprintf(c->errmsg, sizeof c->errmsg, "%s",
+                     cmd->error->message ? cmd->error->message : "");
+            log_warn("client: %s refused CONNECT: %s", c->addr,
+                     c->errmsg[0] ? c->errmsg
+                                  : mg_strerror(server_error_result(cmd->error->error)));
+            conn_fail_locked(c, server_error_result(cmd->error->error));
+        } else if (cmd->error)
             complete_req_locked(c, cmd->error->request_id, NULL, server_error_result(cmd->error->error),
                                 cmd->error->message);
         break;

@@ -83,6 +83,7 @@ typedef struct conn {
     int fd;
     int state;
     mg_result err;
+    char errmsg[256]; /* the broker's reason when it refused CONNECT ("" otherwise) */
     mg_buf_t in, out;
     uint32_t max_message_size;
     uint64_t last_recv_ms, ping_sent_ms;

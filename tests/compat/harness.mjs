@@ -4,7 +4,7 @@
 // MAGNETAR_BIN: broker binary (default build/bin/magnetar relative to the repo root).
 // MG_COMPAT_VERBOSE=1: forward the broker's stderr and pulsar-flex's WARN+ logs to stderr.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,14 +59,24 @@ export function disposeAll() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Start a broker; resolves to { port, webPort, serviceUrl, dataDir, stop() }. */
-export async function startBroker({ timeoutMs = 10000 } = {}) {
+/**
+ * Start a broker; resolves to { port, webPort, serviceUrl, dataDir, stop() }. `config`: extra
+ * broker.conf lines ("key=value"), written to a file passed with -c (none: no -c, the defaults).
+ */
+export async function startBroker({ timeoutMs = 10000, config = [] } = {}) {
   const bin = process.env.MAGNETAR_BIN
     ? resolve(process.env.MAGNETAR_BIN)
     : join(repoRoot, 'build', 'bin', 'magnetar');
   if (!existsSync(bin)) throw new Error(`broker binary not found: ${bin} (set MAGNETAR_BIN)`);
   const dataDir = mkdtempSync(join(tmpdir(), 'mg-compat-'));
-  const child = spawn(bin, ['standalone', '--data-dir', dataDir, '--port', '0', '--web-port', '0'], {
+  const args = ['standalone', '--data-dir', dataDir, '--port', '0', '--web-port', '0'];
+  let confFile = null;
+  if (config.length) {
+    confFile = `${dataDir}.broker.conf`;
+    writeFileSync(confFile, `${config.join('\n')}\n`);
+    args.splice(1, 0, '-c', confFile);
+  }
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'ignore'],
   });
   let exited = false;
@@ -90,6 +100,7 @@ export async function startBroker({ timeoutMs = 10000 } = {}) {
     serviceUrl: `127.0.0.1:${ready.port}`,
     async stop() {
       disposeAll();
+      if (confFile) rmSync(confFile, { force: true });
       // Last resort against a client stuck in a retry loop: leave the event loop anyway.
       setTimeout(() => process.exit(), 15000).unref();
       if (!exited) {
@@ -112,10 +123,12 @@ export function uniqueTopic(prefix = 'flex') {
   return `persistent://public/default/${prefix}-${process.pid}-${Date.now()}-${topicSeq++}`;
 }
 
-export async function createProducer(broker, topic) {
+/** A created pulsar-flex Producer; opts.jwt: the token sent in CONNECT (none by default). */
+export async function createProducer(broker, topic, { jwt } = {}) {
   const p = new Producer({
     topic,
     discoveryServers: [broker.serviceUrl],
+    jwt,
     producerAccessMode: Producer.ACCESS_MODES.SHARED,
     logLevel: LOG_LEVEL,
   });
@@ -127,16 +140,18 @@ export async function createProducer(broker, topic) {
 /**
  * A pulsar-flex Consumer that records every delivery in `received` ({ payload, properties,
  * redeliveryCount, messageId, metadata }). `onMessage(rec, ack)` decides about acks; by default
- * every message is acked (explicit ack, not pulsar-flex's autoAck).
+ * every message is acked (explicit ack, not pulsar-flex's autoAck). opts.jwt: the token sent in
+ * CONNECT (none by default).
  */
 export async function createConsumer(broker, topic, subscription, subType, opts = {}) {
-  const { name = `c-${subscription}`, onMessage, receiveQueueSize = 100 } = opts;
+  const { name = `c-${subscription}`, onMessage, receiveQueueSize = 100, jwt } = opts;
   const c = new Consumer({
     topic,
     subscription,
     subType,
     consumerName: name,
     discoveryServers: [broker.serviceUrl],
+    jwt,
     receiveQueueSize,
     logLevel: LOG_LEVEL,
   });
