@@ -2,8 +2,12 @@
  * Pulsar's) admin REST API. `magnetar-admin tenants create acme` works where
  * `pulsar-admin tenants create acme` does. The service URL comes from --admin-url, else
  * webServiceUrl in the client.conf (--conf, $PULSAR_CLIENT_CONF, ./conf/client.conf), else
- * http://localhost:8080. Prints pretty JSON; on failure prints the server's reason to stderr
- * and exits 1. Command groups live in tools/admin/. */
+ * http://localhost:8080. Token authentication as pulsar-admin's: --auth-plugin
+ * org.apache.pulsar.client.impl.auth.AuthenticationToken --auth-params token:<jwt> (or
+ * file:///path, or {"token":"<jwt>"}), else authPlugin/authParams from the client.conf; the
+ * token goes out as `Authorization: Bearer <jwt>`. Prints pretty JSON; on failure (401 and 403
+ * included) prints the server's reason to stderr and exits 1. Command groups live in
+ * tools/admin/. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +18,12 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: magnetar-admin [--admin-url URL] [--conf client.conf] <group> <command> [args]\n"
+            "usage: magnetar-admin [--admin-url URL] [--conf client.conf]\n"
+            "                      [--auth-plugin PLUGIN --auth-params PARAMS]\n"
+            "                      <group> <command> [args]\n"
+            "token auth (or authPlugin, authParams in client.conf):\n"
+            "  --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken\n"
+            "  --auth-params token:<jwt> | file:///path/to/token | {\"token\":\"<jwt>\"}\n"
             "groups:\n"
             "  clusters   list | get | create | update | delete\n"
             "  tenants    list | get | create | update | delete\n"
@@ -34,7 +43,8 @@ static void usage(FILE *f)
             "             | subscriptions | create-subscription | unsubscribe | skip | skip-all\n"
             "             | clear-backlog | expire-messages | expire-messages-all-subscriptions\n"
             "             | reset-cursor | peek-messages | examine-message | last-message-id\n"
-            "             | unload | terminate | lookup\n"
+            "             | unload | terminate | lookup | grant-permission | revoke-permission\n"
+            "             | permissions\n"
             "  brokers    healthcheck | list | ready\n"
             "  schemas    get TOPIC [-v N | -a] | upload TOPIC -f FILE | delete TOPIC [-f]\n"
             "             | test-compatibility (or compatibility) TOPIC -f FILE\n"
@@ -42,17 +52,18 @@ static void usage(FILE *f)
             "                                   schemas\n");
 }
 
-/* webServiceUrl from a Pulsar client.conf */
-static char *conf_url(const char *path)
+/* The value of `key` in a Pulsar client.conf (the last one wins); NULL when absent or empty. */
+static char *conf_value(const char *path, const char *key)
 {
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
-    char line[1024], *found = NULL;
+    char line[8192], *found = NULL;
+    size_t kl = strlen(key);
     while (fgets(line, sizeof line, f)) {
         char *p = line;
         while (*p == ' ' || *p == '\t') p++;
-        if (strncmp(p, "webServiceUrl", 13)) continue;
-        p += 13;
+        if (strncmp(p, key, kl)) continue;
+        p += kl;
         while (*p == ' ' || *p == '\t') p++;
         if (*p != '=') continue;
         p++;
@@ -69,15 +80,33 @@ static char *conf_url(const char *path)
     return found;
 }
 
+#define TOKEN_PLUGIN "org.apache.pulsar.client.impl.auth.AuthenticationToken"
+
+/* The token from the auth plugin and its parameters (either may be NULL); NULL: no auth. */
+static char *auth_token(const char *plugin, const char *params)
+{
+    if (plugin && strcmp(plugin, TOKEN_PLUGIN) && strcmp(plugin, "token"))
+        cli_fail("Unsupported auth plugin %s: magnetar-admin supports %s", plugin, TOKEN_PLUGIN);
+    if (!params) {
+        if (plugin) cli_fail("%s needs --auth-params token:<jwt> or file:///path", TOKEN_PLUGIN);
+        return NULL;
+    }
+    return cli_token_from_params(params); /* params alone: taken as a token, the only plugin */
+}
+
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *conf = NULL;
+    const char *url = NULL, *conf = NULL, *plugin = NULL, *params = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((!strcmp(argv[i], "--admin-url") || !strcmp(argv[i], "--admin-url=")) && i + 1 < argc)
             url = argv[++i];
         else if (!strncmp(argv[i], "--admin-url=", 12)) url = argv[i] + 12;
         else if (!strcmp(argv[i], "--conf") && i + 1 < argc) conf = argv[++i];
+        else if (!strcmp(argv[i], "--auth-plugin") && i + 1 < argc) plugin = argv[++i];
+        else if (!strncmp(argv[i], "--auth-plugin=", 14)) plugin = argv[i] + 14;
+        else if (!strcmp(argv[i], "--auth-params") && i + 1 < argc) params = argv[++i];
+        else if (!strncmp(argv[i], "--auth-params=", 14)) params = argv[i] + 14;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -87,20 +116,23 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char *from_conf = NULL;
+    char *from_conf = NULL, *conf_plugin = NULL, *conf_params = NULL;
+    if (!conf) conf = getenv("PULSAR_CLIENT_CONF");
+    const char *conf_file = conf ? conf : "conf/client.conf";
     if (!url) {
-        if (!conf) conf = getenv("PULSAR_CLIENT_CONF");
-        if (conf) {
-            from_conf = conf_url(conf);
-            if (!from_conf) {
-                fprintf(stderr, "no webServiceUrl in %s\n", conf);
-                return 2;
-            }
-        } else {
-            from_conf = conf_url("conf/client.conf");
+        from_conf = conf_value(conf_file, "webServiceUrl");
+        if (!from_conf && conf) {
+            fprintf(stderr, "no webServiceUrl in %s\n", conf);
+            return 2;
         }
         url = from_conf ? from_conf : "http://localhost:8080";
     }
+    if (!plugin && !params) { /* the command line wins over the file, as in pulsar-admin */
+        plugin = conf_plugin = conf_value(conf_file, "authPlugin");
+        params = conf_params = conf_value(conf_file, "authParams");
+    }
+    char *token = auth_token(plugin, params);
+    cli_token = token;
     static char base[1024];
     snprintf(base, sizeof base, "%s", url);
     size_t bl = strlen(base);
@@ -136,6 +168,9 @@ int main(int argc, char **argv)
         }
     }
     free(from_conf);
+    free(conf_plugin);
+    free(conf_params);
+    free(token);
     curl_global_cleanup();
     return rc;
 }

@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/admin_int.h"
 #include "broker/admin_ops.h"
+#include "broker/auth.h"
 #include "net/listen.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -135,6 +138,14 @@ json_t *areq_json(admin_req_t *r)
 
 /* --- marshalling ------------------------------------------------------------------------ */
 
+/* The console page (and / that redirects to it) and /metrics are open, as Pulsar leaves
+ * /metrics open by default (authenticateMetricsEndpoint=false); everything else (the admin
+ * and lookup REST paths, and unknown paths) needs a role when authentication is on. */
+static bool is_open_path(char **s, int n)
+{
+    return n == 0 || (n == 1 && !strcmp(s[0], "console")) || !strcmp(s[0], "metrics");
+}
+
 static void route(admin_req_t *r)
 {
     char **s = r->segs;
@@ -143,6 +154,8 @@ static void route(admin_req_t *r)
         route_console(r);
     } else if (n >= 1 && !strcmp(s[0], "metrics")) {
         route_metrics(r);
+    } else if (!authz_allow(r)) {
+        return; /* refused (401) */
     } else if (n >= 3 && !strcmp(s[0], "lookup") && !strcmp(s[1], "v2") && !strcmp(s[2], "topic")) {
         route_lookup(r);
     } else if (n >= 3 && !strcmp(s[0], "admin") && !strcmp(s[1], "v2")) {
@@ -231,6 +244,49 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return send_reply(c, status, "application/json", body, strlen(body), NULL);
 }
 
+/* Authentication (HTTP thread; auth_token_role may run on any thread): the role from
+ * `Authorization: Bearer <token>`, else anonymousUserRole. 0 with r->role set, or -1 with the
+ * reason for the 401. A token that does not verify is refused even when an anonymous role is
+ * configured: a client that sends credentials wants them checked. */
+static int authenticate(mg_auth_t *auth, struct MHD_Connection *c, admin_req_t *r, char *err,
+                        size_t errlen)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h) {
+        const char *anon = auth_anonymous_role(auth);
+        if (!anon) {
+            snprintf(err, errlen, "Authentication required");
+            return -1;
+        }
+        snprintf(r->role, sizeof r->role, "%s", anon);
+        r->authenticated = true;
+        return 0;
+    }
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) || (h[6] != ' ' && h[6] != '\t')) {
+        snprintf(err, errlen, "Invalid HTTP Authorization header: expected Bearer <token>");
+        return -1;
+    }
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t len = strlen(h);
+    while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+        len--;
+    if (!len) {
+        snprintf(err, errlen, "Authentication required: the Bearer token is empty");
+        return -1;
+    }
+    err[0] = 0;
+    if (auth_token_role(auth, h, len, (int64_t)time(NULL), r->role, sizeof r->role, err, errlen)) {
+        if (!err[0]) snprintf(err, errlen, "Authentication failed");
+        return -1;
+    }
+    r->authenticated = true;
+    return 0;
+}
+
 static bool path_ok(const char *url)
 {
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
@@ -288,6 +344,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     for (char *tok = strtok_r(r->path, "/", &save); tok && r->nseg < AREQ_MAX_SEGS;
          tok = strtok_r(NULL, "/", &save))
         r->segs[r->nseg++] = tok;
+    if (a->b->auth && !is_open_path(r->segs, r->nseg)) {
+        char err[512];
+        if (authenticate(a->b->auth, c, r, err, sizeof err)) {
+            areq_free(r);
+            return send_error(c, 401, err);
+        }
+    }
 
     pthread_mutex_lock(&a->mu);
     bool stopping = a->stopping;

@@ -31,6 +31,9 @@ typedef struct admin_req {
     int nargs;
     char *body;                     /* NUL-terminated; may be NULL */
     size_t body_len;
+    /* authentication (filled by the HTTP thread; authz.c reads them on the loop thread) */
+    bool authenticated;             /* b->auth is set and the request carries a role */
+    char role[256];                 /* the token's role, or anonymousUserRole */
     /* response */
     int status;
     char *resp;                     /* mg_malloc'd */
@@ -73,6 +76,13 @@ struct health;
 struct health **admin_health_list(broker_t *b);
 void health_abandon_all(struct health **list);
 
+/* Authorization (authz.c, loop thread): with authenticationEnabled and authorizationEnabled,
+ * may r->role do this request? Pulsar's rules: superusers for clusters (except the list),
+ * tenants and brokers; tenant admins for namespaces and topics of their tenant; roles with
+ * produce/consume grants for the reads a client needs (lookup, stats, subscriptions). Returns
+ * true to go on; false after replying 403 (or 404 for an unknown tenant, as Pulsar). */
+bool authz_allow(admin_req_t *r);
+
 /* routes (loop thread) */
 void route_clusters(admin_req_t *r);       /* admin/v2/clusters... */
 void route_tenants(admin_req_t *r);        /* admin/v2/tenants... */
@@ -88,6 +98,12 @@ void route_console(admin_req_t *r);        /* / and console (console.c) */
 json_t *policies_load(broker_t *b, const char *tenant, const char *ns); /* NULL = no namespace */
 int policies_store(broker_t *b, const char *tenant, const char *ns, json_t *pol);
 bool tenant_exists(broker_t *b, const char *tenant);
+/* The Policies' auth_policies object, created with its three maps (namespace_auth,
+ * destination_auth, subscription_auth_roles) when missing; borrowed from pol. */
+json_t *auth_policies_of(json_t *pol);
+/* The request body as a list of AuthAction names (produce, consume, functions, sources, sinks,
+ * packages); NULL after a 400 reply. */
+json_t *auth_actions_body(admin_req_t *r);
 bool cluster_exists(broker_t *b, const char *cluster);
 json_t *meta_get_json(broker_t *b, const char *key);
 /* Delete a namespace (routes_ns.c). Without force, -ENOTEMPTY while it has topics; with

@@ -375,19 +375,42 @@ static void replication(admin_req_t *r, const char *t, const char *ns, json_t *p
     reply_empty(r, 204);
 }
 
-static void permissions(admin_req_t *r, const char *t, const char *ns, json_t *pol)
+json_t *auth_policies_of(json_t *pol)
 {
     json_t *ap = json_object_get(pol, "auth_policies");
     if (!json_is_object(ap)) {
-        ap = json_pack("{s:{},s:{},s:{}}", "namespace_auth", "destination_auth",
-                       "subscription_auth_roles");
+        ap = json_object();
         json_object_set_new(pol, "auth_policies", ap);
     }
-    json_t *na = json_object_get(ap, "namespace_auth");
-    if (!json_is_object(na)) {
-        na = json_object();
-        json_object_set_new(ap, "namespace_auth", na);
+    const char *maps[] = {"namespace_auth", "destination_auth", "subscription_auth_roles"};
+    for (int i = 0; i < 3; i++)
+        if (!json_is_object(json_object_get(ap, maps[i])))
+            json_object_set_new(ap, maps[i], json_object());
+    return ap;
+}
+
+json_t *auth_actions_body(admin_req_t *r)
+{
+    json_t *v = areq_json(r);
+    if (!v) return NULL;
+    size_t i;
+    json_t *e;
+    bool ok = json_is_array(v);
+    json_array_foreach(v, i, e) if (!json_is_string(e) || !in_list(json_string_value(e), ACTIONS))
+        ok = false;
+    if (!ok) {
+        json_decref(v);
+        reply_err(r, 400,
+                  "Actions must be a list of produce, consume, functions, sources, sinks, "
+                  "packages");
+        return NULL;
     }
+    return v;
+}
+
+static void permissions(admin_req_t *r, const char *t, const char *ns, json_t *pol)
+{
+    json_t *na = json_object_get(auth_policies_of(pol), "namespace_auth");
     if (r->nseg == 6) {
         if (strcmp(r->method, "GET")) return reply_405(r);
         return reply_json(r, 200, json_incref(na));
@@ -395,20 +418,11 @@ static void permissions(admin_req_t *r, const char *t, const char *ns, json_t *p
     if (r->nseg != 7) return reply_err(r, 404, "Not found");
     const char *role = r->segs[6];
     if (!strcmp(r->method, "POST")) {
-        json_t *v = areq_json(r);
+        json_t *v = auth_actions_body(r);
         if (!v) return;
-        size_t i;
-        json_t *e;
-        bool ok = json_is_array(v);
-        json_array_foreach(v, i, e) if (!json_is_string(e) || !in_list(json_string_value(e), ACTIONS)) ok = false;
-        if (!ok) {
-            json_decref(v);
-            return reply_err(r, 400, "Actions must be a list of produce, consume, functions, "
-                                     "sources, sinks, packages");
-        }
         json_object_set_new(na, role, v);
     } else if (!strcmp(r->method, "DELETE")) {
-        json_object_del(na, role);
+        json_object_del(na, role); /* as Pulsar: revoking a role without grants is no error */
     } else {
         return reply_405(r);
     }

@@ -646,6 +646,75 @@ static void topic_action(admin_req_t *r, topic_ctx_t *tc, const char *act)
     reply_err(r, 404, "Not found: no topic resource %s", act);
 }
 
+/* Add the actions of `add` (an array) missing from `into` (an array). */
+static void actions_union(json_t *into, json_t *add)
+{
+    size_t i, j;
+    json_t *a, *e;
+    json_array_foreach(add, i, a)
+    {
+        bool have = false;
+        json_array_foreach(into, j, e) if (json_equal(e, a)) have = true;
+        if (!have) json_array_append(into, a);
+    }
+}
+
+/* .../{topic}/permissions[/{role}]: Pulsar's topic-level grants, kept in the namespace's
+ * Policies at auth_policies.destination_auth[<full topic name>][role] (the broker's auth_can
+ * reads them there; a partition uses its partitioned topic's). GET answers, per role, the
+ * union of the namespace-level and the topic-level actions, as Pulsar's getPermissionsOnTopic.
+ * The topic need not exist yet (grant first, then create). */
+static void topic_permissions(admin_req_t *r, topic_ctx_t *tc)
+{
+    const char *m = r->method;
+    if (r->nseg > 8) return reply_err(r, 404, "Not found");
+    if (r->nseg == 7 && strcmp(m, "GET")) return reply_405(r);
+    if (r->nseg == 8 && strcmp(m, "POST") && strcmp(m, "DELETE")) return reply_405(r);
+    json_t *pol = policies_load(r->b, tc->tn.tenant, tc->tn.ns);
+    if (!pol) return reply_err(r, 404, "Namespace does not exist");
+    json_t *ap = auth_policies_of(pol);
+    json_t *da = json_object_get(ap, "destination_auth");
+    json_t *mine = json_object_get(da, tc->tn.full);
+    if (r->nseg == 7) {
+        json_t *out = json_deep_copy(json_object_get(ap, "namespace_auth"));
+        const char *role;
+        json_t *acts;
+        json_object_foreach(mine, role, acts)
+        {
+            json_t *cur = json_object_get(out, role);
+            if (json_is_array(cur))
+                actions_union(cur, acts);
+            else
+                json_object_set(out, role, acts);
+        }
+        json_decref(pol);
+        return reply_json(r, 200, out);
+    }
+    const char *role = r->segs[7];
+    if (!strcmp(m, "POST")) {
+        json_t *v = auth_actions_body(r);
+        if (!v) {
+            json_decref(pol);
+            return;
+        }
+        if (!json_is_object(mine)) {
+            mine = json_object();
+            json_object_set_new(da, tc->tn.full, mine);
+        }
+        json_object_set_new(mine, role, v);
+    } else {
+        if (!json_object_get(mine, role)) {
+            json_decref(pol);
+            return reply_err(r, 412, "Permissions are not set at the topic level");
+        }
+        json_object_del(mine, role);
+        if (!json_object_size(mine)) json_object_del(da, tc->tn.full);
+    }
+    policies_store(r->b, tc->tn.tenant, tc->tn.ns, pol);
+    json_decref(pol);
+    reply_empty(r, 204);
+}
+
 void route_topics(admin_req_t *r)
 {
     broker_t *b = r->b;
@@ -661,6 +730,7 @@ void route_topics(admin_req_t *r)
     }
     topic_ctx_t tc;
     if (parse_topic(r, &tc)) return;
+    if (r->nseg >= 7 && !strcmp(r->segs[6], "permissions")) return topic_permissions(r, &tc);
     if (!tc.tn.persistent) {
         if (r->nseg == 7 && !strcmp(r->segs[6], "partitions") && !strcmp(r->method, "GET"))
             return reply_json(r, 200, json_pack("{s:i,s:b}", "partitions", 0, "deleted", 0));

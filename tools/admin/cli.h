@@ -18,6 +18,12 @@ typedef struct cli_res {
 } cli_res_t;
 
 extern const char *cli_url;     /* webServiceUrl without a trailing slash */
+extern const char *cli_token;   /* sent as `Authorization: Bearer <token>`; NULL: none */
+
+/* The token of Pulsar's AuthenticationToken parameters (--auth-params, authParams):
+ * "token:<jwt>", "file:///path" (the file holds the token), {"token": "<jwt>"}, or the token
+ * itself. Returns a malloc'd token, or exits with a message. */
+char *cli_token_from_params(const char *params);
 
 /* One request; body may be NULL. Returns the status (0 when the server is unreachable). */
 long cli_http(const char *method, const char *path, const char *body, cli_res_t *out);

@@ -9,6 +9,49 @@
 #include "admin/cli.h"
 
 const char *cli_url = "http://localhost:8080";
+const char *cli_token = NULL;
+
+char *cli_token_from_params(const char *params)
+{
+    char *tok = NULL;
+    if (!strncmp(params, "token:", 6)) {
+        tok = strdup(params + 6);
+    } else if (!strncmp(params, "file:", 5)) {
+        const char *path = params + 5;
+        if (!strncmp(path, "//", 2)) path += 2; /* file:///abs/path -> /abs/path */
+        FILE *f = fopen(path, "r");
+        if (!f) cli_fail("Cannot read the token file %s", path);
+        size_t cap = 4096, n = 0;
+        tok = malloc(cap);
+        size_t k;
+        while (tok && (k = fread(tok + n, 1, cap - n - 1, f)) > 0) {
+            n += k;
+            if (n + 1 == cap) tok = realloc(tok, cap *= 2);
+        }
+        fclose(f);
+        if (!tok) cli_fail("out of memory");
+        tok[n] = 0;
+    } else {
+        json_t *j = json_loads(params, 0, NULL);
+        if (json_is_object(j)) {
+            const char *t = json_string_value(json_object_get(j, "token"));
+            if (!t) cli_fail("--auth-params: the JSON form needs a \"token\" string");
+            tok = strdup(t);
+        } else {
+            tok = strdup(params); /* as Pulsar: anything else is the token itself */
+        }
+        json_decref(j);
+    }
+    if (!tok) cli_fail("out of memory");
+    /* trim: token files usually end with a newline */
+    char *p = tok;
+    while (isspace((unsigned char)*p)) p++;
+    memmove(tok, p, strlen(p) + 1);
+    size_t l = strlen(tok);
+    while (l && isspace((unsigned char)tok[l - 1])) tok[--l] = 0;
+    if (!*tok) cli_fail("--auth-params: the token is empty");
+    return tok;
+}
 
 static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 {
@@ -33,6 +76,14 @@ long cli_http(const char *method, const char *path, const char *body, cli_res_t 
     if (!c) return 0;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, "Accept: application/json");
+    char *authz = NULL;
+    if (cli_token) {
+        authz = malloc(strlen(cli_token) + 32);
+        if (authz) {
+            sprintf(authz, "Authorization: Bearer %s", cli_token);
+            h = curl_slist_append(h, authz);
+        }
+    }
     struct { char *buf; size_t len; } b = {0}, hd = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -54,6 +105,7 @@ long cli_http(const char *method, const char *path, const char *body, cli_res_t 
         b.len = strlen(b.buf);
     }
     curl_slist_free_all(h);
+    free(authz);
     curl_easy_cleanup(c);
     out->body = b.buf ? b.buf : calloc(1, 1);
     out->len = b.len;

@@ -1,5 +1,6 @@
 /* topics.c - magnetar-admin topics commands (pulsar-admin topics grammar). */
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,31 @@ int cmd_topics(const char *sub, cli_args_t *a)
                (long long)json_integer_value(json_object_get(r, "ledgerId")),
                (long long)json_integer_value(json_object_get(r, "entryId")));
         json_decref(r);
+    } else if (!strcmp(sub, "grant-permission") || !strcmp(sub, "revoke-permission")) {
+        /* pulsar-admin topics grant-permission --role R --actions produce,consume TOPIC */
+        const char *role = opt(a, O("--role"));
+        if (!role) cli_fail("--role is required");
+        char *esc = curl_easy_escape(NULL, role, 0);
+        snprintf(sp, sizeof sp, "%s/permissions/%s", path, esc ? esc : role);
+        curl_free(esc);
+        if (!strcmp(sub, "revoke-permission")) {
+            call_print("DELETE", sp, NULL, false);
+        } else {
+            const char *actions = opt(a, O("--actions"));
+            if (!actions) cli_fail("--actions is required (produce,consume,...)");
+            json_t *l = json_array();
+            char *dup = strdup(actions), *save = NULL;
+            for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (*t) json_array_append_new(l, json_string(t));
+            free(dup);
+            char *body = json_dumps(l, JSON_COMPACT);
+            json_decref(l);
+            call_print("POST", sp, body, false);
+            free(body);
+        }
+    } else if (!strcmp(sub, "permissions")) {
+        snprintf(sp, sizeof sp, "%s/permissions", path);
+        call_print("GET", sp, NULL, true);
     } else if (!strcmp(sub, "lookup")) {
         snprintf(sp, sizeof sp, "/lookup/v2/topic/%s", path + strlen("/admin/v2/"));
         json_t *r = cli_call("GET", sp, NULL);

@@ -32,12 +32,24 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 long mgt_http(int port, const char *method, const char *path, const char *body, bool follow,
               mgt_http_res_t *r)
 {
+    return mgt_http_auth(port, method, path, body, follow, NULL, r);
+}
+
+long mgt_http_auth(int port, const char *method, const char *path, const char *body, bool follow,
+                   const char *token, mgt_http_res_t *r)
+{
     memset(r, 0, sizeof *r);
     char url[4096];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     CURL *c = curl_easy_init();
     if (!c) return 0;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    char *authz = NULL;
+    if (token) {
+        authz = malloc(strlen(token) + 32);
+        sprintf(authz, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, authz);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -54,6 +66,7 @@ long mgt_http(int port, const char *method, const char *path, const char *body, 
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     else fprintf(stderr, "%s %s: %s\n", method, url, curl_easy_strerror(rc));
     curl_slist_free_all(h);
+    free(authz);
     curl_easy_cleanup(c);
     if (!r->body) r->body = calloc(1, 1);
     return r->status;

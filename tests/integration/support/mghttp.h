@@ -20,6 +20,9 @@ typedef struct mgt_http_res {
  * timeout: the reason is printed); r->body must be freed with mgt_http_res_free (r is reset first). */
 long mgt_http(int port, const char *method, const char *path, const char *body, bool follow,
               mgt_http_res_t *r);
+/* mgt_http with `Authorization: Bearer <token>` when token is non-NULL (NULL: no header). */
+long mgt_http_auth(int port, const char *method, const char *path, const char *body, bool follow,
+                   const char *token, mgt_http_res_t *r);
 void mgt_http_res_free(mgt_http_res_t *r);
 /* The value of header `name` (case-insensitive) of the last response, copied into out; NULL
  * when absent. */
