@@ -496,3 +496,104 @@ bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
     json_decref(t);
     return ok;
 }
+
+/* --- token creation, for `magnetar tokens` ------------------------------------------------ */
+
+static char *b64_encode(const uint8_t *p, size_t n, bool url)
+{
+    const char *t = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = mg_malloc((n + 2) / 3 * 4 + 1), *q = o;
+    if (!o) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *q++ = t[v >> 18];
+        *q++ = t[(v >> 12) & 63];
+        if (i + 1 < n)
+            *q++ = t[(v >> 6) & 63];
+        else if (!url)
+            *q++ = '=';
+        if (i + 2 < n)
+            *q++ = t[v & 63];
+        else if (!url)
+            *q++ = '=';
+    }
+    *q = 0;
+    return o;
+}
+
+char *auth_base64(const uint8_t *p, size_t n)
+{
+    return b64_encode(p, n, false);
+}
+
+char *auth_token_create(const char *key_spec, const char *alg, const char *subject, int64_t exp,
+                        char *err, size_t errlen)
+{
+    const EVP_MD *md = strlen(alg) == 5 && !strncmp(alg, "HS", 2) ? alg_digest(alg) : NULL;
+    if (!md) {
+        snprintf(err, errlen, "signature algorithm %s: only HS256, HS384 and HS512 are made here",
+                 alg);
+        return NULL;
+    }
+    uint8_t *key;
+    size_t keylen;
+    if (key_bytes(key_spec, &key, &keylen, err, errlen) < 0) return NULL;
+    json_t *h = json_pack("{s:s}", "alg", alg), *c = json_pack("{s:s}", "sub", subject);
+    if (exp >= 0) json_object_set_new(c, "exp", json_integer(exp));
+    char *hj = json_dumps(h, JSON_COMPACT), *cj = json_dumps(c, JSON_COMPACT);
+    char *hb = hj ? b64_encode((const uint8_t *)hj, strlen(hj), true) : NULL;
+    char *cb = cj ? b64_encode((const uint8_t *)cj, strlen(cj), true) : NULL;
+    char *out = NULL;
+    if (hb && cb) {
+        size_t in_len = strlen(hb) + 1 + strlen(cb);
+        char *in = mg_malloc(in_len + 1);
+        uint8_t mac[EVP_MAX_MD_SIZE];
+        unsigned maclen = 0;
+        if (in) {
+            snprintf(in, in_len + 1, "%s.%s", hb, cb);
+            char *sb = HMAC(md, key, (int)keylen, (const uint8_t *)in, in_len, mac, &maclen)
+                           ? b64_encode(mac, maclen, true)
+                           : NULL;
+            if (sb) {
+                out = mg_malloc(in_len + 2 + strlen(sb));
+                if (out) sprintf(out, "%s.%s", in, sb);
+            }
+            mg_free(sb);
+            mg_free(in);
+        }
+    }
+    if (!out) snprintf(err, errlen, "out of memory");
+    free(hj);
+    free(cj);
+    mg_free(hb);
+    mg_free(cb);
+    json_decref(h);
+    json_decref(c);
+    OPENSSL_cleanse(key, keylen);
+    mg_free(key);
+    return out;
+}
+
+char *auth_token_show(const char *token, size_t len)
+{
+    while (len && isspace((unsigned char)token[len - 1]))
+        len--;
+    const char *d1 = memchr(token, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d2) return NULL;
+    json_t *h = decode_json_part(token, (size_t)(d1 - token));
+    json_t *c = decode_json_part(d1 + 1, (size_t)(d2 - d1 - 1));
+    char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL, *cj = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    char *out = NULL;
+    if (hj && cj) {
+        out = mg_malloc(strlen(hj) + strlen(cj) + 2);
+        if (out) sprintf(out, "%s\n%s", hj, cj);
+    }
+    free(hj);
+    free(cj);
+    json_decref(h);
+    json_decref(c);
+    return out;
+}

@@ -66,4 +66,15 @@ bool auth_conn_allows(conn_t *c, const char *topic, int actions);
  * roles in the tenant's adminRoles. */
 bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant);
 
+/* For `magnetar tokens` (Pulsar's `pulsar tokens`): a compact JWT {"alg":alg}.{"sub":subject
+ * [,"exp":exp]} signed with HMAC (alg HS256, HS384 or HS512) over the key given as broker.conf
+ * gives it (file:, data:, base64). exp < 0: no expiry. A malloc'd string, or NULL with err. */
+char *auth_token_create(const char *key_spec, const char *alg, const char *subject, int64_t exp,
+                        char *err, size_t errlen);
+/* The header and claims of a token, decoded, as "<header JSON>\n<claims JSON>" (malloc'd),
+ * without checking the signature; NULL when it is not a JWT. */
+char *auth_token_show(const char *token, size_t len);
+/* base64 (standard alphabet, padded) of n bytes: a malloc'd string. */
+char *auth_base64(const uint8_t *p, size_t n);
+
 #endif

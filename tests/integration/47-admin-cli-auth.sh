@@ -5,7 +5,8 @@
 # token:<jwt> | file:///path | {"token":"<jwt>"}, and authPlugin/authParams in a client.conf,
 # send the token; without one, or with an expired one, the command prints the server's reason
 # and exits non-zero. A tenant admin manages her tenant (namespaces, topics, topic
-# permissions) and is refused tenants. Tokens are minted here with python3's hmac.
+# permissions) and is refused tenants. Tokens are minted here with python3's hmac, and with
+# `magnetar tokens create` (checked against the broker, `tokens show` and `tokens validate`).
 set -u
 BIN=${MAGNETAR_BIN:?}
 ADMIN=${MG_BUILD_DIR:?}/bin/magnetar-admin
@@ -102,6 +103,20 @@ ok AS "$ALICE_T" namespaces permissions acme/apps; has '"bob"'
 ok AS "$ALICE_T" namespaces revoke-permission acme/apps --role bob
 fails AS "$ALICE_T" tenants create alices -c standalone; has "super-user"
 fails AS "$ALICE_T" namespaces create public/alices;    has "administrate resources on this tenant"
+
+# --- tokens made by `magnetar tokens` (pulsar tokens' grammar) ------------------------------
+ok "$BIN" tokens create --secret-key "file://$DIR/secret.key" --subject admin --expiry-time 10m
+MADE=$(cat "$DIR/last")
+ok AS "$MADE" tenants list; has acme
+ok "$BIN" tokens show -i "$MADE"; has '"sub":"admin"'; has '"alg":"HS256"'
+ok "$BIN" tokens validate --secret-key "file://$DIR/secret.key" -i "$MADE"; has "subject admin"
+ok "$BIN" tokens create-secret-key --output "$DIR/other.key"
+[ "$(wc -c < "$DIR/other.key")" -eq 32 ] || { echo "FAIL: secret key is not 32 bytes"; FAILS=$((FAILS+1)); }
+ok "$BIN" tokens create --secret-key "file://$DIR/other.key" --subject admin
+OTHER=$(cat "$DIR/last")
+fails AS "$OTHER" tenants list; has "signature"
+fails "$BIN" tokens validate --secret-key "file://$DIR/secret.key" -i "$OTHER"; has "invalid"
+fails "$BIN" tokens create --secret-key "file://$DIR/secret.key" --subject admin --expiry-time soon
 
 if [ "$FAILS" -ne 0 ]; then echo "$FAILS failure(s)"; exit 1; fi
 echo "all passed"
