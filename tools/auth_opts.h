@@ -201,7 +201,7 @@ static void auth_opts_free(auth_opts_t *a)
 
 /* Print "what: <mg_strerror> (<the broker's reason>)" to stderr; MG_ERR_AUTH reads
  * "Authentication or authorization error". */
-static void tool_print_error(const char *what, mg_result r)
+static __attribute__((unused)) void tool_print_error(const char *what, mg_result r)
 {
     const char *why = mg_last_error_message();
     fprintf(stderr, "%s: %s%s%s%s\n", what, mg_strerror(r), why[0] ? " (" : "", why,

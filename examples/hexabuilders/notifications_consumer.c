@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../tools/auth_opts.h" /* --auth-plugin / --auth-params, as the tools */
 #include "hexabuilders.h"
 #include "magnetar/magnetar.h"
 
@@ -91,26 +92,47 @@ static int notify_partner(const partner_t *p)
     return 0;
 }
 
+/* The seed's production set-up authenticates with a token: --auth-params (or
+ * $MAGNETAR_AUTH_PARAMS) token:<jwt> | file:///path, the token plugin implied. */
+static int hb_auth(auth_opts_t *auth, mg_client_conf_t *cc)
+{
+    if (!auth->params) auth->params = getenv("MAGNETAR_AUTH_PARAMS");
+    if (auth->params && !*auth->params) auth->params = NULL;
+    if (auth->params && !auth->plugin) auth->plugin = AUTH_PLUGIN_TOKEN;
+    char err[300];
+    if (auth_opts_apply(auth, cc, err, sizeof err) < 0) {
+        fprintf(stderr, "auth: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = hb_default_url(), *v;
     int expect = -1, expect_dead = -1, timeout_s = 60, batch_timeout_ms = 5000;
+    auth_opts_t auth = {0}; /* or $MAGNETAR_AUTH_PARAMS */
     for (int i = 1; i < argc; i++) {
         if ((v = hb_opt(argc, argv, &i, "--url"))) url = v;
         else if ((v = hb_opt(argc, argv, &i, "--expect"))) expect = atoi(v);
         else if ((v = hb_opt(argc, argv, &i, "--expect-dead"))) expect_dead = atoi(v);
         else if ((v = hb_opt(argc, argv, &i, "--timeout"))) timeout_s = atoi(v);
         else if ((v = hb_opt(argc, argv, &i, "--batch-timeout-ms"))) batch_timeout_ms = atoi(v);
+        else if (auth_opts_take(&auth, argc, argv, &i) > 0) continue;
         else {
-            fprintf(stderr, "usage: %s [--url URL] [--expect N] [--expect-dead M] [--timeout S] "
+            fprintf(stderr, "usage: %s [--url URL] [--auth-params token:JWT|file:///path] [--expect N] [--expect-dead M] [--timeout S] "
                             "[--batch-timeout-ms MS]\n", argv[0]);
             return 2;
         }
     }
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
+    mg_client_conf_t ccf;
+    mg_client_conf_init(&ccf);
+    if (hb_auth(&auth, &ccf)) return 2;
     mg_client_t *cl;
-    mg_result r = mg_client_create(url, NULL, &cl);
+    mg_result r = mg_client_create(url, &ccf, &cl);
+    auth_opts_free(&auth); /* the client copied the token */
     if (r) {
         fprintf(stderr, "client %s: %s\n", url, mg_strerror(r));
         return 1;

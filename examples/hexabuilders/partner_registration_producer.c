@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "../../tools/auth_opts.h" /* --auth-plugin / --auth-params, as the tools */
 #include "hexabuilders.h"
 #include "magnetar/magnetar.h"
 
@@ -63,17 +64,34 @@ static void iso_now(char *out, size_t n)
     snprintf(out, n, "%s.%03dZ", b, (int)(tv.tv_usec / 1000));
 }
 
+/* The seed's production set-up authenticates with a token: --auth-params (or
+ * $MAGNETAR_AUTH_PARAMS) token:<jwt> | file:///path, the token plugin implied. */
+static int hb_auth(auth_opts_t *auth, mg_client_conf_t *cc)
+{
+    if (!auth->params) auth->params = getenv("MAGNETAR_AUTH_PARAMS");
+    if (auth->params && !*auth->params) auth->params = NULL;
+    if (auth->params && !auth->plugin) auth->plugin = AUTH_PLUGIN_TOKEN;
+    char err[300];
+    if (auth_opts_apply(auth, cc, err, sizeof err) < 0) {
+        fprintf(stderr, "auth: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = hb_default_url(), *topic = HB_PARTNER_REGISTRATION_TOPIC, *v;
     int count = 10, poison = 1;
+    auth_opts_t auth = {0}; /* or $MAGNETAR_AUTH_PARAMS */
     for (int i = 1; i < argc; i++) {
         if ((v = hb_opt(argc, argv, &i, "--url"))) url = v;
         else if ((v = hb_opt(argc, argv, &i, "--count"))) count = atoi(v);
         else if ((v = hb_opt(argc, argv, &i, "--poison"))) poison = atoi(v);
         else if ((v = hb_opt(argc, argv, &i, "--topic"))) topic = v;
+        else if (auth_opts_take(&auth, argc, argv, &i) > 0) continue;
         else {
-            fprintf(stderr, "usage: %s [--url URL] [--count N] [--poison N] [--topic TOPIC]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--url URL] [--auth-params token:JWT|file:///path] [--count N] [--poison N] [--topic TOPIC]\n", argv[0]);
             return 2;
         }
     }
@@ -83,8 +101,10 @@ int main(int argc, char **argv)
     mg_client_conf_init(&cc);
     cc.connection_timeout_ms = 5000; /* the seed's client settings */
     cc.operation_timeout_ms = 30000;
+    if (hb_auth(&auth, &cc)) return 2;
     mg_client_t *cl;
     mg_result r = mg_client_create(url, &cc, &cl);
+    auth_opts_free(&auth); /* the client copied the token */
     if (r) {
         fprintf(stderr, "client %s: %s\n", url, mg_strerror(r));
         return 1;

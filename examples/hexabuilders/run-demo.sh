@@ -11,6 +11,8 @@
 #       examples/hexabuilders/run-demo.sh
 #
 # BIN_DIR: where magnetar-admin and the hexabuilders-* programs are (default build/bin).
+# AUTH_PARAMS: with token authentication on (broker-secure.conf), token:<jwt> or
+# file:///path/to/token, given to magnetar-admin and to both services.
 # Exit status 0 when every event was produced, every good one consumed, every poison one
 # dead-lettered.
 set -u
@@ -28,7 +30,16 @@ WORK=$(mktemp -d /tmp/hexabuilders-demo-XXXXXX)
 CPID=
 cleanup() { [ -n "$CPID" ] && kill "$CPID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-ADMIN() { "$BIN_DIR/magnetar-admin" --admin-url "$ADMIN_URL" "$@"; }
+AUTH_PARAMS=${AUTH_PARAMS:-}
+export MAGNETAR_AUTH_PARAMS=$AUTH_PARAMS  # read by the hexabuilders-* programs
+ADMIN() {
+  if [ -n "$AUTH_PARAMS" ]; then
+    "$BIN_DIR/magnetar-admin" --admin-url "$ADMIN_URL" --auth-plugin \
+      org.apache.pulsar.client.impl.auth.AuthenticationToken --auth-params "$AUTH_PARAMS" "$@"
+  else
+    "$BIN_DIR/magnetar-admin" --admin-url "$ADMIN_URL" "$@"
+  fi
+}
 
 echo "== 1. provisioning: magnetar-admin apply -f hexabuilders.yaml ($ADMIN_URL)"
 ADMIN apply -f "$HERE/hexabuilders.yaml" || { echo "run-demo: apply failed" >&2; exit 1; }
