@@ -341,6 +341,14 @@ static bool audience_ok(const mg_auth_t *a, json_t *claims)
 int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
                     size_t rolelen, char *err, size_t errlen)
 {
+    int64_t exp;
+    return auth_token_check(a, token, len, now_s, role, rolelen, &exp, err, errlen);
+}
+
+int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                     size_t rolelen, int64_t *exp_s, char *err, size_t errlen)
+{
+    *exp_s = 0;
     if (!a || !token || len == 0 || len > TOKEN_MAX) {
         snprintf(err, errlen, "no token");
         return -1;
@@ -392,6 +400,7 @@ int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t n
         goto out;
     }
     strcpy(role, r);
+    if (exp) *exp_s = (int64_t)json_number_value(exp);
     rc = 0;
 out:
     json_decref(hdr);

@@ -44,6 +44,10 @@ void auth_free(mg_auth_t *a);
 int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
                     size_t rolelen, char *err, size_t errlen);
 
+/* auth_token_role, also giving the token's "exp" in *exp_s (0 when it has none). */
+int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                     size_t rolelen, int64_t *exp_s, char *err, size_t errlen);
+
 /* The role given to a client that presents no credentials (anonymousUserRole), or NULL. */
 const char *auth_anonymous_role(const mg_auth_t *a);
 

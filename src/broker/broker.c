@@ -175,6 +175,13 @@ static int cursor_timer(mg_loop_t *l, uint64_t id, void *arg)
 
 /* Keep-alive: PING a quiet peer; close one that stayed silent for two intervals. A connection
  * whose reading is paused (back-pressure) counts as heard from: its PONGs wait unread. */
+static int auth_expiry_timer(mg_loop_t *l, uint64_t id, void *arg)
+{
+    broker_t *b = arg;
+    conn_check_auth_expiry(b);
+    return b->cfg->auth_refresh_check_s * 1000;
+}
+
 static int keepalive_timer(mg_loop_t *l, uint64_t id, void *arg)
 {
     broker_t *b = arg;
@@ -265,6 +272,8 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     if (pthread_create(&b->meta_syncer, NULL, meta_syncer_main, b) == 0) b->meta_syncer_started = true;
     loop_timer_add(b->loop, cursor_interval_ms(b), cursor_timer, b);
     loop_timer_add(b->loop, 1000, keepalive_timer, b);
+    if (b->auth && cfg->auth_refresh_check_s > 0)
+        loop_timer_add(b->loop, (uint64_t)cfg->auth_refresh_check_s * 1000, auth_expiry_timer, b);
     admin_timers(b);
     return b;
 fail:

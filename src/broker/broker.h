@@ -212,6 +212,9 @@ struct conn {
     int protocol_version;
     char *client_version;
     char *role;               /* authenticated role (auth.h); NULL without authentication */
+    int64_t auth_exp_s;        /* the token's expiry (epoch s), 0 = none (auth.h) */
+    bool auth_refresh;         /* the client announced supports_auth_refresh */
+    uint64_t challenged_ms;    /* when an AUTH_CHALLENGE went out unanswered, 0 = none */
     mg_map_t producers;       /* u64 id -> producer_t* */
     mg_map_t consumers;       /* u64 id -> consumer_t* */
     uint64_t pending_publish;
@@ -268,6 +271,10 @@ struct broker {
     pthread_cond_t meta_sync_cv;
     bool meta_dirty, meta_sync_stop; /* under meta_sync_mu */
 };
+
+/* conn.c: token expiry (authenticationRefreshCheckSeconds): challenge or close the
+ * connections whose token has expired */
+void conn_check_auth_expiry(broker_t *b);
 
 /* broker.c */
 broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen);

@@ -426,11 +426,12 @@ static bool authenticate(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
         refuse_connect(c, err);
         return false;
     }
-    if (auth_token_role(a, (const char *)cmd->auth_data.data, cmd->auth_data.len,
-                        (int64_t)time(NULL), role, sizeof role, err, sizeof err) < 0) {
+    if (auth_token_check(a, (const char *)cmd->auth_data.data, cmd->auth_data.len,
+                         (int64_t)time(NULL), role, sizeof role, &c->auth_exp_s, err, sizeof err) < 0) {
         refuse_connect(c, err);
         return false;
     }
+    c->auth_refresh = cmd->feature_flags && cmd->feature_flags->supports_auth_refresh;
     c->role = mg_strdup(role);
     log_debug("%s: authenticated as %s", c->addr, role);
     return c->role != NULL;
@@ -460,9 +461,72 @@ static void handle_connect(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
     cd.has_max_message_size = 1;
     cd.max_message_size = c->b->cfg->max_message_size;
     ff.has_supports_auth_refresh = 1;
-    ff.supports_auth_refresh = 0;
+    ff.supports_auth_refresh = c->b->auth != NULL; /* expired tokens are challenged */
     cd.feature_flags = &ff;
     conn_send_cmd(c, &out);
+}
+
+/* AUTH_RESPONSE to our challenge: a new token for the same role keeps the connection (with its
+ * new expiry), anything else ends it, as Pulsar does. */
+static void handle_auth_response(conn_t *c, Pulsar__Proto__CommandAuthResponse *cmd)
+{
+    const mg_auth_t *a = c->b->auth;
+    Pulsar__Proto__AuthData *d = cmd->response;
+    char role[256], err[300];
+    int64_t exp = 0;
+    if (!a || !c->role) {
+        conn_close(c, "unexpected AUTH_RESPONSE");
+        return;
+    }
+    if (!d || !d->auth_method_name || strcmp(d->auth_method_name, "token") || !d->has_auth_data ||
+        auth_token_check(a, (const char *)d->auth_data.data, d->auth_data.len, (int64_t)time(NULL),
+                         role, sizeof role, &exp, err, sizeof err) < 0) {
+        log_warn("%s: refreshed credentials of %s refused; closing", c->addr, c->role);
+        conn_close(c, "authentication refresh failed");
+        return;
+    }
+    if (strcmp(role, c->role)) {
+        log_warn("%s: refreshed credentials name %s, not %s; closing", c->addr, role, c->role);
+        conn_close(c, "authentication refresh changed the role");
+        return;
+    }
+    c->auth_exp_s = exp;
+    c->challenged_ms = 0;
+    log_debug("%s: credentials of %s refreshed", c->addr, role);
+}
+
+void conn_check_auth_expiry(broker_t *b)
+{
+    int64_t now_s = (int64_t)time(NULL);
+    uint64_t now_ms = mg_mono_ms(), grace = (uint64_t)b->cfg->auth_refresh_check_s * 1000;
+    for (conn_t *c = b->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->auth_exp_s || now_s < c->auth_exp_s || c->closing) continue;
+        if (!c->auth_refresh) {
+            log_info("%s: the token of %s expired; closing (the client cannot refresh it)", c->addr,
+                     c->role ? c->role : "");
+            conn_close(c, "authentication data expired");
+        } else if (!c->challenged_ms) {
+            Pulsar__Proto__BaseCommand out = PULSAR__PROTO__BASE_COMMAND__INIT;
+            Pulsar__Proto__CommandAuthChallenge ch = PULSAR__PROTO__COMMAND_AUTH_CHALLENGE__INIT;
+            Pulsar__Proto__AuthData ad = PULSAR__PROTO__AUTH_DATA__INIT;
+            out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_CHALLENGE;
+            out.authchallenge = &ch;
+            ch.server_version = "Pulsar Server" "-magnetar-" MG_VERSION;
+            ch.has_protocol_version = 1;
+            ch.protocol_version = c->protocol_version;
+            ch.challenge = &ad;
+            ad.auth_method_name = "token";
+            ad.has_auth_data = 1;
+            ad.auth_data.data = (uint8_t *)"refresh"; /* Pulsar's AuthData.REFRESH_AUTH_DATA */
+            ad.auth_data.len = 7;
+            conn_send_cmd(c, &out);
+            c->challenged_ms = now_ms ? now_ms : 1;
+        } else if (now_ms - c->challenged_ms >= grace) {
+            log_info("%s: no refreshed credentials from %s; closing", c->addr, c->role ? c->role : "");
+            conn_close(c, "authentication refresh timed out");
+        }
+    }
 }
 
 static void send_lookup_response(conn_t *c, uint64_t rid, int type, int err, const char *msg)
@@ -749,6 +813,10 @@ static void handle_frame(conn_t *c, frame_t *f)
             r.message = "Transactions are not supported by this broker";
             conn_send_cmd(c, &out);
         }
+        break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_RESPONSE:
+        NEED(authresponse);
+        handle_auth_response(c, cmd->authresponse);
         break;
     default:
         log_debug("%s: ignoring unsupported command %s (%d)", c->addr, cmd_type_name(cmd->type),

@@ -66,6 +66,7 @@ static const struct key keys[] = {
     {"tokenAudienceClaim", K_STR, F(token_audience_claim), S(token_audience_claim)},
     {"tokenAudience", K_STR, F(token_audience), S(token_audience)},
     {"anonymousUserRole", K_STR, F(anonymous_user_role), S(anonymous_user_role)},
+    {"authenticationRefreshCheckSeconds", K_INT, F(auth_refresh_check_s), 0},
     {"forceDeleteNamespaceAllowed", K_BOOL, F(force_delete_namespace_allowed), 0},
     {"forceDeleteTenantAllowed", K_BOOL, F(force_delete_tenant_allowed), 0},
     {"subscriptionExpirationTimeMinutes", K_INT, F(subscription_expiration_minutes), 0},
@@ -85,6 +86,7 @@ void config_defaults(mg_config_t *c)
     strcpy(c->auto_topic_creation_type, "non-partitioned");
     strcpy(c->token_auth_claim, "sub");
     strcpy(c->token_audience_claim, "aud");
+    c->auth_refresh_check_s = 60;
     c->default_num_partitions = 1;
     c->keep_alive_interval_s = 30;
     c->journal_sync_data = true;

@@ -55,6 +55,7 @@ typedef struct mg_config {
     char token_audience_claim[64];             /* tokenAudienceClaim (default aud) */
     char token_audience[256];                  /* tokenAudience ("" = not checked) */
     char anonymous_user_role[256];             /* anonymousUserRole ("" = none) */
+    int auth_refresh_check_s;                  /* authenticationRefreshCheckSeconds */
     bool force_delete_namespace_allowed;       /* forceDeleteNamespaceAllowed */
     bool force_delete_tenant_allowed;          /* forceDeleteTenantAllowed */
     int subscription_expiration_minutes;       /* subscriptionExpirationTimeMinutes (0 = never) */

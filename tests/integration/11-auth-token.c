@@ -10,7 +10,10 @@
  *   publish but not subscribe; a topic grant of consume lets her subscribe to that topic only;
  *   revoking the namespace grant refuses her next producer.
  * - anonymousUserRole gives a client without credentials that role (a bad token is still
- *   refused); a broker whose key cannot be read refuses to start. */
+ *   refused); a broker whose key cannot be read refuses to start.
+ * - A token that expires on an open connection: AUTH_CHALLENGE, then a new token of the same
+ *   role keeps the connection; another role, no answer, or a client without
+ *   supports_auth_refresh ends it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +288,95 @@ static void test_anonymous_role_and_bad_key(void **s)
     if (!strstr(out, "missing.key")) fail_msg("start-up error does not name the key: %s", out);
 }
 
+/* CONNECT with token, announcing supports_auth_refresh when refresh; expects CONNECTED. */
+static mgt_conn_t *connect_refreshable(int port, const char *token, bool refresh)
+{
+    mgt_conn_t *c = mgt_connect(port, false);
+    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
+    Pulsar__Proto__FeatureFlags ff = PULSAR__PROTO__FEATURE_FLAGS__INIT;
+    cmd.type = T(CONNECT);
+    cmd.connect = &cc;
+    cc.client_version = "it-auth-refresh";
+    cc.has_protocol_version = 1;
+    cc.protocol_version = 21;
+    cc.auth_method_name = "token";
+    cc.has_auth_data = 1;
+    cc.auth_data.data = (uint8_t *)token;
+    cc.auth_data.len = strlen(token);
+    ff.has_supports_auth_refresh = 1;
+    ff.supports_auth_refresh = refresh;
+    cc.feature_flags = &ff;
+    assert_int_equal(mgt_send_cmd(c, &cmd), 0);
+    frame_t f;
+    assert_int_equal(mgt_recv(c, &f, 3000), 1);
+    assert_int_equal(f.cmd->type, T(CONNECTED));
+    assert_true(f.cmd->connected->feature_flags->supports_auth_refresh);
+    return c;
+}
+
+static void answer_challenge(mgt_conn_t *c, const char *token)
+{
+    frame_t f;
+    assert_int_equal(mgt_expect(c, T(AUTH_CHALLENGE), &f, 6000), 1);
+    assert_string_equal(f.cmd->authchallenge->challenge->auth_method_name, "token");
+    if (!token) return;
+    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandAuthResponse ar = PULSAR__PROTO__COMMAND_AUTH_RESPONSE__INIT;
+    Pulsar__Proto__AuthData ad = PULSAR__PROTO__AUTH_DATA__INIT;
+    cmd.type = T(AUTH_RESPONSE);
+    cmd.authresponse = &ar;
+    ar.response = &ad;
+    ad.auth_method_name = "token";
+    ad.has_auth_data = 1;
+    ad.auth_data.data = (uint8_t *)token;
+    ad.auth_data.len = strlen(token);
+    assert_int_equal(mgt_send_cmd(c, &cmd), 0);
+}
+
+/* Tokens that expire on open connections (authenticationRefreshCheckSeconds=1): a client that
+ * can refresh is challenged and keeps its connection with a new token of the same role; a new
+ * token of another role, no answer, or a client that cannot refresh: the connection ends. */
+static void test_token_expiry(void **s)
+{
+    (void)s;
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "authenticationEnabled=true\n"
+             "authenticationProviders=org.apache.pulsar.broker.authentication."
+             "AuthenticationProviderToken\n"
+             "tokenSecretKey=file://%s\n"
+             "authenticationRefreshCheckSeconds=1\n",
+             keypath);
+    mgt_broker_t *g = mgt_broker_start(conf);
+    int64_t soon = (int64_t)time(NULL) + 2;
+    char *alice_soon = mgt_token_hs("HS256", SECRET, sizeof SECRET, "alice", soon, NULL);
+    char *alice_later = mgt_token_hs("HS256", SECRET, sizeof SECRET, "alice", soon + 3600, NULL);
+    char *bob_later = mgt_token_hs("HS256", SECRET, sizeof SECRET, "bob", soon + 3600, NULL);
+    mgt_conn_t *renews = connect_refreshable(g->port, alice_soon, true);
+    mgt_conn_t *changes = connect_refreshable(g->port, alice_soon, true);
+    mgt_conn_t *silent = connect_refreshable(g->port, alice_soon, true);
+    mgt_conn_t *cannot = connect_refreshable(g->port, alice_soon, false);
+    frame_t f;
+    answer_challenge(renews, alice_later);
+    answer_challenge(changes, bob_later);
+    answer_challenge(silent, NULL);
+    assert_int_equal(mgt_recv(changes, &f, 3000), -1);
+    assert_int_equal(mgt_recv(silent, &f, 5000), -1);
+    assert_int_equal(mgt_recv(cannot, &f, 5000), -1);
+    sleep(2); /* past the old expiry and another check */
+    assert_int_equal(mgt_producer(renews, "persistent://public/default/renewed", 1, NULL, &f),
+                     T(PRODUCER_SUCCESS));
+    mgt_close(renews);
+    mgt_close(changes);
+    mgt_close(silent);
+    mgt_close(cannot);
+    free(alice_soon);
+    free(alice_later);
+    free(bob_later);
+    mgt_broker_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_superuser_produces_and_consumes),
         cmocka_unit_test(test_authorization),
         cmocka_unit_test(test_anonymous_role_and_bad_key),
+        cmocka_unit_test(test_token_expiry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
