@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "broker/auth.h"
 #include "common/alloc.h"
 
 json_t *meta_get_json(broker_t *b, const char *key)
@@ -84,6 +85,7 @@ int policies_store(broker_t *b, const char *tenant, const char *ns, json_t *pol)
     snprintf(key, sizeof key, "/admin/policies/%s/%s", tenant, ns);
     int rc = put_json(b, key, pol);
     ns_policies_invalidate(b, tenant, ns);
+    auth_recheck_namespace(b, tenant, ns); /* a revoked grant closes what it allowed */
     return rc;
 }
 

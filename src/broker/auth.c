@@ -506,6 +506,55 @@ bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
     return ok;
 }
 
+void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns)
+{
+    if (!b->cfg->authorization_enabled) return;
+    /* collected first: closing changes the maps being walked */
+    size_t n = 0, cap = 0;
+    struct victim {
+        void *who;
+        bool producer;
+    } *v = NULL;
+    void *tv, *x;
+    for (size_t it = 0; map_next(&b->topics, &it, NULL, NULL, &tv);) {
+        topic_t *t = tv;
+        if (strcmp(t->tn.tenant, tenant) || strcmp(t->tn.ns, ns)) continue;
+        for (size_t j = 0; map_next(&t->producers, &j, NULL, NULL, &x);) {
+            producer_t *p = x;
+            if (!p->conn || auth_can(b, p->conn->role, t->name, AUTH_PRODUCE)) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                struct victim *nv = mg_realloc(v, cap * sizeof *v);
+                if (!nv) goto close;
+                v = nv;
+            }
+            v[n++] = (struct victim){p, true};
+        }
+        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);) {
+            for (consumer_t *cs = ((subscription_t *)x)->consumers; cs; cs = cs->next_in_sub) {
+                if (!cs->conn || auth_can(b, cs->conn->role, t->name, AUTH_CONSUME)) continue;
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    struct victim *nv = mg_realloc(v, cap * sizeof *v);
+                    if (!nv) goto close;
+                    v = nv;
+                }
+                v[n++] = (struct victim){cs, false};
+            }
+        }
+    }
+close:
+    for (size_t i = 0; i < n; i++) {
+        log_info("%s/%s: permissions changed: closing a %s that may no longer %s", tenant, ns,
+                 v[i].producer ? "producer" : "consumer", v[i].producer ? "produce" : "consume");
+        if (v[i].producer)
+            producer_close(v[i].who, true);
+        else
+            consumer_close(v[i].who, true);
+    }
+    mg_free(v);
+}
+
 /* --- token creation, for `magnetar tokens` ------------------------------------------------ */
 
 static char *b64_encode(const uint8_t *p, size_t n, bool url)

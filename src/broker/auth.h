@@ -70,6 +70,11 @@ bool auth_conn_allows(conn_t *c, const char *topic, int actions);
  * roles in the tenant's adminRoles. */
 bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant);
 
+/* After the grants of namespace tenant/ns changed (loop thread): close the producers and
+ * consumers of its topics whose role may no longer produce or consume, as Pulsar does when the
+ * policies change (their clients reconnect and are refused). No-op without authorization. */
+void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns);
+
 /* For `magnetar tokens` (Pulsar's `pulsar tokens`): a compact JWT {"alg":alg}.{"sub":subject
  * [,"exp":exp]} signed with HMAC (alg HS256, HS384 or HS512) over the key given as broker.conf
  * gives it (file:, data:, base64). exp < 0: no expiry. A malloc'd string, or NULL with err. */

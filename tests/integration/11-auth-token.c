@@ -8,7 +8,7 @@
  * - alice, with no grants: LOOKUP, PARTITIONED_METADATA, PRODUCER and SUBSCRIBE are refused
  *   with AuthorizationError (and no topic is created); a namespace grant of produce lets her
  *   publish but not subscribe; a topic grant of consume lets her subscribe to that topic only;
- *   revoking the namespace grant refuses her next producer.
+ *   revoking a grant closes the producer or consumer it allowed and refuses the next one.
  * - anonymousUserRole gives a client without credentials that role (a bad token is still
  *   refused); a broker whose key cannot be read refuses to start.
  * - A token that expires on an open connection: AUTH_CHALLENGE, then a new token of the same
@@ -240,10 +240,18 @@ static void test_authorization(void **s)
     assert_int_equal(mgt_subscribe(c, y, "s", 0, 5, true, &f), T(ERROR));
     assert_int_equal(f.cmd->error->error, AUTHZ_ERR);
 
-    /* revoked: the next producer is refused */
+    /* revoked: her open producer is closed (Pulsar closes it when the policies change), the
+     * consumer allowed by the topic grant stays, the next producer is refused */
     grant("/admin/v2/namespaces/public/default", "alice", NULL, 204);
+    assert_int_equal(mgt_expect(c, T(CLOSE_PRODUCER), &f, 3000), 1);
+    assert_int_equal(f.cmd->close_producer->producer_id, 2);
     assert_int_equal(mgt_producer(c, y, 6, NULL, &f), T(ERROR));
     assert_int_equal(f.cmd->error->error, AUTHZ_ERR);
+    assert_int_equal(mgt_subscribe(c, x, "s", 0, 4, true, &f), T(SUCCESS)); /* still hers */
+    /* the topic grant revoked: the consumer is closed too */
+    grant("/admin/v2/persistent/public/default/auth-x", "alice", NULL, 204);
+    assert_int_equal(mgt_expect(c, T(CLOSE_CONSUMER), &f, 3000), 1);
+    assert_int_equal(f.cmd->close_consumer->consumer_id, 4);
     mgt_close(c);
 }
 
