@@ -44,14 +44,14 @@ test: asan build npm
 	$(MAKE) --no-print-directory tsan-smoke
 
 # ThreadSanitizer on what crosses threads: the storage workers (unit), and a broker under
-# produce, crash/restart, large sendfile dispatch, subscriptions and the client library's
-# threads (integration). Any report fails the run.
-TSAN_TESTS := unit/test_storage|integration/0[1-49]-|integration/3[01]-
+# produce, crash/restart, large sendfile dispatch, subscriptions, token auth (the admin's HTTP
+# threads verify tokens too) and the client library's threads (integration). Any report fails the run.
+TSAN_TESTS := unit/test_storage|integration/0[1-49]-|integration/11-|integration/3[01]-
 tsan-smoke: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMG_TSAN=ON >/dev/null
 	cmake --build $(TSAN_BUILD) -j$(JOBS) --target magnetar test_storage it-01-connect-produce \
 	  it-02-crash-recovery it-03-subscriptions it-04-dedup-partitions it-09-large-dispatch \
-	  it-30-client-produce-consume it-31-client-consumers magnetar-client
+	  it-11-auth-token it-30-client-produce-consume it-31-client-consumers magnetar-client
 	@rm -rf $(TSAN_BUILD)/tsan-reports && mkdir -p $(TSAN_BUILD)/tsan-reports
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=log_path=$(abspath $(TSAN_BUILD))/tsan-reports/r:halt_on_error=0 \
 	  ctest --output-on-failure -j2 -R '$(TSAN_TESTS)'
