@@ -218,6 +218,9 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     if (!b) return NULL;
     b->cfg = cfg;
     b->listen_fd = -1;
+    b->listen_fd_tls = -1;
+    b->port_tls = -1;
+    b->web_port_tls = -1;
     b->start_ms = mg_now_ms();
     map_init_str(&b->topics);
     map_init_str(&b->ns_cache);
@@ -286,8 +289,10 @@ int broker_run(broker_t *b)
     log_info("magnetar %s standalone: broker %s, web %s, data %s", MG_VERSION, b->service_url,
              b->web_url, b->cfg->data_dir);
     /* A machine-readable line tests wait for. */
-    fprintf(stdout, "magnetar ready brokerServicePort=%d webServicePort=%d\n", b->port,
-            b->web_port);
+    fprintf(stdout, "magnetar ready brokerServicePort=%d webServicePort=%d", b->port, b->web_port);
+    if (b->port_tls >= 0) fprintf(stdout, " brokerServicePortTls=%d", b->port_tls);
+    if (b->web_port_tls >= 0) fprintf(stdout, " webServicePortTls=%d", b->web_port_tls);
+    fputc('\n', stdout);
     fflush(stdout);
     loop_run(b->loop);
     log_info("shutting down");

@@ -245,6 +245,12 @@ struct broker {
     int listen_fd;
     int port;                  /* actual bound port */
     int web_port;
+    int listen_fd_tls;         /* brokerServicePortTls listener, -1 = none */
+    int port_tls;              /* its actual port, -1 = off */
+    int web_port_tls;          /* webServicePortTls's actual port (admin.c), -1 = off */
+    struct ssl_ctx_st *tls_ctx; /* server TLS context of the binary protocol (tls.c), NULL = off */
+    char service_url_tls[300]; /* pulsar+ssl://host:port, "" = off */
+    char web_url_tls[300];     /* https://host:port, "" = off (admin.c) */
     mg_map_t topics;           /* name -> topic_t* */
     conn_t *conns;
     int nconns;

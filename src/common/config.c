@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 
-enum kind { K_INT, K_I64, K_BOOL, K_STR, K_DBL };
+enum kind { K_INT, K_I64, K_BOOL, K_STR, K_DBL, K_PORT }; /* K_PORT: an int, empty = -1 (off) */
 
 struct key {
     const char *name;
@@ -67,6 +67,14 @@ static const struct key keys[] = {
     {"tokenAudience", K_STR, F(token_audience), S(token_audience)},
     {"anonymousUserRole", K_STR, F(anonymous_user_role), S(anonymous_user_role)},
     {"authenticationRefreshCheckSeconds", K_INT, F(auth_refresh_check_s), 0},
+    {"brokerServicePortTls", K_PORT, F(broker_service_port_tls), 0},
+    {"webServicePortTls", K_PORT, F(web_service_port_tls), 0},
+    {"tlsEnabled", K_BOOL, F(tls_enabled), 0},
+    {"tlsCertificateFilePath", K_STR, F(tls_certificate_file), S(tls_certificate_file)},
+    {"tlsKeyFilePath", K_STR, F(tls_key_file), S(tls_key_file)},
+    {"tlsTrustCertsFilePath", K_STR, F(tls_trust_certs_file), S(tls_trust_certs_file)},
+    {"tlsRequireTrustedClientCertOnConnect", K_BOOL, F(tls_require_trusted_client_cert), 0},
+    {"tlsAllowInsecureConnection", K_BOOL, F(tls_allow_insecure_connection), 0},
     {"forceDeleteNamespaceAllowed", K_BOOL, F(force_delete_namespace_allowed), 0},
     {"forceDeleteTenantAllowed", K_BOOL, F(force_delete_tenant_allowed), 0},
     {"subscriptionExpirationTimeMinutes", K_INT, F(subscription_expiration_minutes), 0},
@@ -87,6 +95,8 @@ void config_defaults(mg_config_t *c)
     strcpy(c->token_auth_claim, "sub");
     strcpy(c->token_audience_claim, "aud");
     c->auth_refresh_check_s = 60;
+    c->broker_service_port_tls = -1;
+    c->web_service_port_tls = -1;
     c->default_num_partitions = 1;
     c->keep_alive_interval_s = 30;
     c->journal_sync_data = true;
@@ -129,6 +139,12 @@ int config_set(mg_config_t *c, const char *key, const char *value)
         char *end;
         errno = 0;
         switch (k->kind) {
+        case K_PORT:
+            if (!*value) {
+                *(int *)p = -1;
+                return 0;
+            }
+            /* fall through */
         case K_INT: {
             long v = strtol(value, &end, 10);
             if (errno || end == value || *end) return -1;

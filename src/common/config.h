@@ -56,6 +56,14 @@ typedef struct mg_config {
     char token_audience[256];                  /* tokenAudience ("" = not checked) */
     char anonymous_user_role[256];             /* anonymousUserRole ("" = none) */
     int auth_refresh_check_s;                  /* authenticationRefreshCheckSeconds */
+    int broker_service_port_tls;               /* brokerServicePortTls (-1 = off, 0 = any free) */
+    int web_service_port_tls;                  /* webServicePortTls (-1 = off, 0 = any free) */
+    bool tls_enabled;                          /* tlsEnabled (deprecated): default TLS ports */
+    char tls_certificate_file[512];            /* tlsCertificateFilePath (PEM) */
+    char tls_key_file[512];                    /* tlsKeyFilePath (PEM) */
+    char tls_trust_certs_file[512];            /* tlsTrustCertsFilePath (PEM CAs, client certs) */
+    bool tls_require_trusted_client_cert;      /* tlsRequireTrustedClientCertOnConnect */
+    bool tls_allow_insecure_connection;        /* tlsAllowInsecureConnection */
     bool force_delete_namespace_allowed;       /* forceDeleteNamespaceAllowed */
     bool force_delete_tenant_allowed;          /* forceDeleteTenantAllowed */
     int subscription_expiration_minutes;       /* subscriptionExpirationTimeMinutes (0 = never) */

@@ -98,6 +98,9 @@ static void spawn(mgt_broker_t *b)
         char *l = strstr(line, "magnetar ready");
         if (l && strchr(l, '\n')) {
             sscanf(l, "magnetar ready brokerServicePort=%d webServicePort=%d", &b->port, &b->web_port);
+            const char *t = strstr(l, "brokerServicePortTls="), *w = strstr(l, "webServicePortTls=");
+            b->port_tls = t ? atoi(t + 21) : -1;
+            b->web_port_tls = w ? atoi(w + 18) : -1;
             break;
         }
     }

@@ -15,6 +15,8 @@ typedef struct mgt_broker {
     pid_t pid;
     int port;            /* brokerServicePort */
     int web_port;        /* webServicePort */
+    int port_tls;        /* brokerServicePortTls, -1 when off */
+    int web_port_tls;    /* webServicePortTls, -1 when off */
     char dir[256];       /* temp dir: data/ and broker.conf */
     char conf_extra[2048];
     char log_path[300];
