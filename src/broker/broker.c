@@ -3,6 +3,7 @@
  * periodic work (rates, cursor persistence, keep-alive, retention) and clean shutdown. */
 #include "broker/auth.h"
 #include "broker/broker.h"
+#include "broker/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,11 @@
 static void on_accept(mg_loop_t *l, int fd, int events, void *arg)
 {
     conn_accept(arg);
+}
+
+static void on_accept_tls(mg_loop_t *l, int fd, int events, void *arg)
+{
+    conn_accept_tls(arg);
 }
 
 static void on_store(mg_loop_t *l, int fd, int events, void *arg)
@@ -262,11 +268,21 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     if (b->listen_fd < 0) goto fail;
     const char *host = cfg->advertised_address[0] ? cfg->advertised_address : "localhost";
     snprintf(b->service_url, sizeof b->service_url, "pulsar://%s:%d", host, b->port);
+    int tls_port = tls_broker_port(cfg);
+    if (tls_port >= 0) { /* Pulsar's 6651: the same protocol inside TLS */
+        b->tls_ctx = tls_server_ctx(cfg, err, errlen);
+        if (!b->tls_ctx) goto fail;
+        b->listen_fd_tls = net_listen("brokerServicePortTls", cfg->bind_address, tls_port, true, 1024,
+                                      &b->port_tls, err, errlen);
+        if (b->listen_fd_tls < 0) goto fail;
+        snprintf(b->service_url_tls, sizeof b->service_url_tls, "pulsar+ssl://%s:%d", host, b->port_tls);
+    }
     b->web_port = cfg->web_service_port;
     if (admin_start(b, err, errlen)) goto fail;
     snprintf(b->web_url, sizeof b->web_url, "http://%s:%d", host, b->web_port);
     bootstrap(b);
     loop_fd_add(b->loop, b->listen_fd, LOOP_READ, on_accept, b);
+    if (b->listen_fd_tls >= 0) loop_fd_add(b->loop, b->listen_fd_tls, LOOP_READ, on_accept_tls, b);
     loop_fd_add(b->loop, store_event_fd(b->store), LOOP_READ, on_store, b);
     loop_set_before_sleep(b->loop, before_sleep, b);
     loop_timer_add(b->loop, 5000, stats_timer, b);
@@ -340,6 +356,8 @@ void broker_free(broker_t *b)
         meta_close(b->meta);
     }
     if (b->listen_fd >= 0) close(b->listen_fd);
+    if (b->listen_fd_tls >= 0) close(b->listen_fd_tls);
+    tls_ctx_free(b->tls_ctx);
     if (b->loop) loop_free(b->loop);
     mg_arena_destroy(&b->arena);
     mg_pool_destroy(&b->send_pool);

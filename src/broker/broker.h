@@ -212,6 +212,9 @@ struct conn {
     int protocol_version;
     char *client_version;
     char *role;               /* authenticated role (auth.h); NULL without authentication */
+    struct ssl_st *ssl;        /* TLS (tls.c), NULL on the plain port */
+    bool tls_ready;            /* its handshake is done */
+    bool tls_read_pending;     /* decrypted input left in the TLS layer while reading paused */
     int64_t auth_exp_s;        /* the token's expiry (epoch s), 0 = none (auth.h) */
     bool auth_refresh;         /* the client announced supports_auth_refresh */
     uint64_t challenged_ms;    /* when an AUTH_CHALLENGE went out unanswered, 0 = none */
@@ -290,6 +293,7 @@ void broker_request_stop(broker_t *b);
 
 /* conn.c */
 void conn_accept(broker_t *b);
+void conn_accept_tls(broker_t *b); /* on brokerServicePortTls */
 int conn_send_cmd(conn_t *c, const pb_cmd_t *cmd);
 int conn_send_payload(conn_t *c, const pb_cmd_t *cmd, const uint8_t *p, size_t n);
 /* A payload frame whose payload is a stored entry, sent from the entry itself (no copy). */

@@ -16,6 +16,7 @@
 
 #include "broker/auth.h"
 #include "broker/broker.h"
+#include "broker/tls.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -25,6 +26,7 @@
 
 static void on_conn_event(mg_loop_t *l, int fd, int events, void *arg);
 static bool process_input(conn_t *c);
+static void on_readable(conn_t *c);
 
 /* A connection's socket holds at most this much not yet sent (TCP_NOTSENT_LOWAT); past it a
  * write returns EAGAIN and the loop waits for EPOLLOUT. Bytes already sent and not yet acked
@@ -34,12 +36,12 @@ static bool process_input(conn_t *c);
  * idle machine (docs/design.md); it bounds the kernel memory queued per socket. */
 #define SEND_LOWAT (256 << 10)
 
-void conn_accept(broker_t *b)
+static void accept_on(broker_t *b, int listen_fd, struct ssl_ctx_st *tls)
 {
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(b->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR) log_warn("accept4: %s", strerror(errno));
             return;
@@ -67,7 +69,8 @@ void conn_accept(broker_t *b)
             inet_ntop(AF_INET, &si->sin_addr, ip, sizeof ip);
             snprintf(c->addr, sizeof c->addr, "/%s:%d", ip, ntohs(si->sin_port));
         } else snprintf(c->addr, sizeof c->addr, "/unknown");
-        if (loop_fd_add(b->loop, fd, LOOP_READ, on_conn_event, c)) {
+        if ((tls && tls_conn_start(c, tls)) || loop_fd_add(b->loop, fd, LOOP_READ, on_conn_event, c)) {
+            if (c->ssl) tls_conn_free(c);
             close(fd);
             mg_free(c);
             continue;
@@ -79,6 +82,10 @@ void conn_accept(broker_t *b)
         b->nconns++;
     }
 }
+
+void conn_accept(broker_t *b) { accept_on(b, b->listen_fd, NULL); }
+
+void conn_accept_tls(broker_t *b) { accept_on(b, b->listen_fd_tls, b->tls_ctx); }
 
 void conn_close(conn_t *c, const char *why)
 {
@@ -130,6 +137,7 @@ static void conn_free(conn_t *c)
     buf_free(&c->out);
     mg_free(c->client_version);
     mg_free(c->role);
+    if (c->ssl) tls_conn_free(c);
     mg_free(c);
 }
 
@@ -192,7 +200,7 @@ int conn_send_entry(conn_t *c, const pb_cmd_t *cmd, mg_entry_t *e, struct mg_log
     struct out_ref *r = &c->refs[c->nrefs];
     r->pos = c->out_base + buf_readable(&c->out);
     r->e = entry_ref(e);
-    r->sf = log && e->len >= SENDFILE_MIN ? log_entry_file(log, e, &r->foff) : NULL;
+    r->sf = log && !c->ssl && e->len >= SENDFILE_MIN ? log_entry_file(log, e, &r->foff) : NULL;
     c->nrefs++;
     c->ref_bytes += e->len;
     schedule_flush(c);
@@ -311,6 +319,21 @@ static bool out_pending(const conn_t *c)
 static int conn_flush(conn_t *c)
 {
     struct iovec iov[64];
+    if (c->ssl && !c->tls_ready) { /* the handshake first; output waits for it */
+        bool ww;
+        int h = tls_handshake(c, &ww);
+        if (h < 0) {
+            conn_close(c, "TLS handshake failed");
+            return -1;
+        }
+        if (!h) {
+            if (ww != c->want_write) {
+                c->want_write = ww;
+                loop_fd_mod(c->b->loop, c->fd, (c->read_paused ? 0 : LOOP_READ) | (ww ? LOOP_WRITE : 0));
+            }
+            return 0;
+        }
+    }
     while (out_pending(c)) {
         ssize_t w;
         struct out_ref *r = c->ref_head < c->nrefs ? &c->refs[c->ref_head] : NULL;
@@ -329,7 +352,7 @@ static int conn_flush(conn_t *c)
             bool more;
             int n = out_iov(c, iov, 64, &more);
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-            w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+            w = c->ssl ? tls_writev(c, iov, n) : sendmsg(c->fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         }
         if (w < 0) {
             if (errno == EINTR) continue;
@@ -364,6 +387,11 @@ void conn_flush_all(broker_t *b)
             c->input_waiting = false;
             if (!c->read_paused && !process_input(c) && c->closing) continue;
         }
+        if (c->tls_read_pending && !c->read_paused) {
+            c->tls_read_pending = false;
+            on_readable(c);
+            if (c->closing) continue;
+        }
         conn_flush(c);
     }
     while (b->dead_conns) {
@@ -382,6 +410,10 @@ void conn_resume_read(conn_t *c)
      * for them, so they are handled before the loop sleeps (conn_flush_all). */
     if (buf_readable(&c->in)) {
         c->input_waiting = true;
+        schedule_flush(c);
+    }
+    if (tls_pending(c)) { /* decrypted bytes wait in the TLS layer: read them before sleeping */
+        c->tls_read_pending = true;
         schedule_flush(c);
     }
 }
@@ -540,6 +572,7 @@ static void send_lookup_response(conn_t *c, uint64_t rid, int type, int err, con
     r.response = type;
     if (type == PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect) {
         r.brokerserviceurl = c->b->service_url;
+        if (c->b->service_url_tls[0]) r.brokerserviceurltls = c->b->service_url_tls;
         r.has_authoritative = 1;
         r.authoritative = 1;
         r.has_proxy_through_service_url = 1;
@@ -968,7 +1001,11 @@ static void on_readable(conn_t *c)
         }
         iov[niov++] = (struct iovec){c->in.data + c->in.len, room};
         size_t want = need + room;
-        ssize_t r = readv(c->fd, iov, niov);
+        if (c->ssl && !c->tls_ready) {
+            if (conn_flush(c)) return; /* the handshake (closes on failure) */
+            if (!c->tls_ready) return;
+        }
+        ssize_t r = c->ssl ? tls_readv(c, iov, niov) : readv(c->fd, iov, niov);
         if (r == 0) {
             conn_close(c, "peer closed");
             return;
@@ -985,6 +1022,10 @@ static void on_readable(conn_t *c)
         c->last_rx_ms = mg_mono_ms();
         if (!process_input(c)) return;
         if ((size_t)r < want) break;
+    }
+    if (tls_pending(c) && !c->read_paused) { /* 16 rounds ended with input left in TLS */
+        c->tls_read_pending = true;
+        schedule_flush(c);
     }
 }
 

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -186,6 +188,8 @@ void mgt_broker_free(mgt_broker_t *b)
 
 /* --- connection --- */
 
+static void pulsar_handshake(mgt_conn_t *c);
+
 mgt_conn_t *mgt_connect(int port, bool handshake)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -200,7 +204,42 @@ mgt_conn_t *mgt_connect(int port, bool handshake)
     c->cap = 1 << 16;
     c->buf = malloc(c->cap);
     c->next_request_id = 1;
-    if (handshake) {
+    if (handshake) pulsar_handshake(c);
+    return c;
+}
+
+mgt_conn_t *mgt_connect_tls(int port, const char *ca_file, const char *cert, const char *key,
+                            bool handshake, char *err, size_t errlen)
+{
+    mgt_conn_t *c = mgt_connect(port, false);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    if (ca_file) assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca_file, NULL), 1);
+    SSL_CTX_set_verify(ctx, ca_file ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (cert) {
+        assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, cert), 1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+    }
+    SSL *s = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    SSL_set_fd(s, c->fd);
+    SSL_set_tlsext_host_name(s, "localhost");
+    c->ssl = s;
+    int r = SSL_connect(s);
+    if (r != 1) {
+        unsigned long e = ERR_get_error();
+        if (err) ERR_error_string_n(e, err, errlen);
+        ERR_clear_error();
+        mgt_close(c);
+        return NULL;
+    }
+    if (handshake) pulsar_handshake(c);
+    return c;
+}
+
+static void pulsar_handshake(mgt_conn_t *c)
+{
+    {
         Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
         Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
         cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT;
@@ -213,12 +252,12 @@ mgt_conn_t *mgt_connect(int port, bool handshake)
         assert_int_equal(mgt_recv(c, &f, 5000), 1);
         assert_int_equal(f.cmd->type, PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED);
     }
-    return c;
 }
 
 void mgt_close(mgt_conn_t *c)
 {
     if (!c) return;
+    if (c->ssl) SSL_free(c->ssl);
     close(c->fd);
     free(c->buf);
     free(c);
@@ -228,7 +267,8 @@ int mgt_send_raw(mgt_conn_t *c, const void *p, size_t n)
 {
     const uint8_t *s = p;
     while (n) {
-        ssize_t w = write(c->fd, s, n);
+        ssize_t w = c->ssl ? SSL_write(c->ssl, s, (int)n) : write(c->fd, s, n);
+        if (c->ssl && w <= 0) return -1;
         if (w < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -272,12 +312,13 @@ int mgt_recv(mgt_conn_t *c, frame_t *f, int timeout_ms)
         int left = (int)(deadline - mg_mono_ms());
         if (left <= 0) return 0;
         struct pollfd p = {c->fd, POLLIN, 0};
-        if (poll(&p, 1, left) <= 0) return 0;
+        if (!(c->ssl && SSL_pending(c->ssl) > 0) && poll(&p, 1, left) <= 0) return 0;
         if (c->len == c->cap) {
             c->cap *= 2;
             c->buf = realloc(c->buf, c->cap);
         }
-        ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+        ssize_t r = c->ssl ? SSL_read(c->ssl, c->buf + c->len, (int)(c->cap - c->len))
+                           : read(c->fd, c->buf + c->len, c->cap - c->len);
         if (r <= 0) return -1;
         c->len += (size_t)r;
     }

@@ -41,10 +41,16 @@ typedef struct mgt_conn {
     size_t len, cap;
     size_t consumed;     /* bytes of the last returned frame, dropped at the next recv */
     uint64_t next_request_id;
+    struct ssl_st *ssl;  /* mgt_connect_tls: the frames go through TLS */
 } mgt_conn_t;
 
 /* TCP connect to 127.0.0.1:port; with handshake=true also CONNECT and wait for CONNECTED. */
 mgt_conn_t *mgt_connect(int port, bool handshake);
+/* The same over TLS (brokerServicePortTls), verifying the broker's certificate against ca_file
+ * (NULL: no verification); cert/key: a client certificate (NULL: none). NULL, with OpenSSL's
+ * reason in err, when the TLS handshake fails. */
+mgt_conn_t *mgt_connect_tls(int port, const char *ca_file, const char *cert, const char *key,
+                            bool handshake, char *err, size_t errlen);
 void mgt_close(mgt_conn_t *c);
 int mgt_send_raw(mgt_conn_t *c, const void *p, size_t n);
 int mgt_send_cmd(mgt_conn_t *c, const pb_cmd_t *cmd);
