@@ -27,6 +27,7 @@
 #include "storage/metastore.h"
 
 #define TOKEN_PROVIDER "AuthenticationProviderToken"
+#define TLS_PROVIDER "AuthenticationProviderTls"
 #define KEY_MAX (64u << 10) /* bound on a key file */
 #define TOKEN_MAX (16u << 10)
 
@@ -38,6 +39,7 @@ struct mg_auth {
     char aud_claim[64];
     char audience[256];
     char anonymous[256];
+    bool tls; /* AuthenticationProviderTls: a verified client certificate's CN is the role */
 };
 
 /* --- base64 (standard and URL-safe alphabets, padding optional) -------------------------- */
@@ -159,14 +161,16 @@ mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen)
 {
     err[0] = '\0';
     if (!cfg->authentication_enabled) return NULL;
-    if (!strstr(cfg->authentication_providers, TOKEN_PROVIDER)) {
+    bool token = strstr(cfg->authentication_providers, TOKEN_PROVIDER) != NULL;
+    bool tls = strstr(cfg->authentication_providers, TLS_PROVIDER) != NULL;
+    if (!token && !tls) {
         snprintf(err, errlen,
                  "authenticationEnabled=true needs authenticationProviders="
-                 "org.apache.pulsar.broker.authentication." TOKEN_PROVIDER
-                 " (the only provider Magnetar has)");
+                 "org.apache.pulsar.broker.authentication." TOKEN_PROVIDER " or ." TLS_PROVIDER
+                 " (the providers Magnetar has)");
         return NULL;
     }
-    if (!cfg->token_secret_key[0] && !cfg->token_public_key[0]) {
+    if (token && !cfg->token_secret_key[0] && !cfg->token_public_key[0]) {
         snprintf(err, errlen, "token authentication needs tokenSecretKey or tokenPublicKey");
         return NULL;
     }
@@ -175,6 +179,7 @@ mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    a->tls = tls;
     snprintf(a->claim, sizeof a->claim, "%s",
              cfg->token_auth_claim[0] ? cfg->token_auth_claim : "sub");
     snprintf(a->aud_claim, sizeof a->aud_claim, "%s",
@@ -182,6 +187,7 @@ mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen)
     snprintf(a->audience, sizeof a->audience, "%s", cfg->token_audience);
     snprintf(a->anonymous, sizeof a->anonymous, "%s", cfg->anonymous_user_role);
     char kerr[300];
+    if (!token) return a; /* client certificates only */
     if (cfg->token_secret_key[0]) {
         if (key_bytes(cfg->token_secret_key, &a->secret, &a->secret_len, kerr, sizeof kerr) < 0) {
             snprintf(err, errlen, "tokenSecretKey: %s", kerr);
@@ -214,6 +220,11 @@ void auth_free(mg_auth_t *a)
     mg_free(a->secret);
     EVP_PKEY_free(a->pub);
     mg_free(a);
+}
+
+bool auth_tls_enabled(const mg_auth_t *a)
+{
+    return a && a->tls;
 }
 
 const char *auth_anonymous_role(const mg_auth_t *a)
@@ -349,6 +360,10 @@ int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t 
                      size_t rolelen, int64_t *exp_s, char *err, size_t errlen)
 {
     *exp_s = 0;
+    if (a && !a->secret && !a->pub) {
+        snprintf(err, errlen, "token authentication is not configured (authenticationProviders)");
+        return -1;
+    }
     if (!a || !token || len == 0 || len > TOKEN_MAX) {
         snprintf(err, errlen, "no token");
         return -1;

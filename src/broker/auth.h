@@ -10,6 +10,8 @@
  *   tokenAuthClaim=sub            the claim that names the role
  *   tokenAudienceClaim=aud, tokenAudience=   when set, the token's audience must contain it
  *   anonymousUserRole=            the role of a client that sends no token (empty: refused)
+ *   authenticationProviders may also name AuthenticationProviderTls: on the TLS port, a CONNECT
+ *   with auth method "tls" takes the verified client certificate's common name as its role
  *   authorizationEnabled=true, superUserRoles=admin,pulsar-super
  *
  * A token is a JWT (compact form, three base64url parts). It is accepted when its signature
@@ -47,6 +49,9 @@ int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t n
 /* auth_token_role, also giving the token's "exp" in *exp_s (0 when it has none). */
 int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
                      size_t rolelen, int64_t *exp_s, char *err, size_t errlen);
+
+/* Is AuthenticationProviderTls configured (the role of a client certificate is its CN)? */
+bool auth_tls_enabled(const mg_auth_t *a);
 
 /* The role given to a client that presents no credentials (anonymousUserRole), or NULL. */
 const char *auth_anonymous_role(const mg_auth_t *a);

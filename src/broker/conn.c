@@ -453,6 +453,16 @@ static bool authenticate(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
         c->role = mg_strdup(anon);
         return c->role != NULL;
     }
+    if (method && !strcmp(method, "tls")) { /* AuthenticationProviderTls */
+        if (!auth_tls_enabled(a) || !tls_peer_cn(c, role, sizeof role)) {
+            refuse_connect(c, auth_tls_enabled(a) ? "no verified client certificate"
+                                                  : "unsupported authentication method 'tls'");
+            return false;
+        }
+        c->role = mg_strdup(role);
+        log_debug("%s: authenticated as %s (client certificate)", c->addr, role);
+        return c->role != NULL;
+    }
     if (!method || strcmp(method, "token")) {
         snprintf(err, sizeof err, "unsupported authentication method '%s'", method ? method : "");
         refuse_connect(c, err);

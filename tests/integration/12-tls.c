@@ -6,7 +6,8 @@
  * - A client that trusts another CA fails the handshake; plain Pulsar frames sent to the TLS
  *   port end that connection only; the broker stays up.
  * - tlsRequireTrustedClientCertOnConnect: no client certificate, no session; a certificate
- *   signed by tlsTrustCertsFilePath, a session.
+ *   signed by tlsTrustCertsFilePath, a session; with AuthenticationProviderTls the
+ *   certificate's CN is the role of a CONNECT with auth method "tls" (a superuser here).
  * - A TLS port without a readable key: the broker does not start, and says which file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,7 +171,11 @@ static void test_client_certificates(void **s)
     char conf[800];
     snprintf(conf, sizeof conf,
              "brokerServicePortTls=0\ntlsCertificateFilePath=%s\ntlsKeyFilePath=%s\n"
-             "tlsTrustCertsFilePath=%s\ntlsRequireTrustedClientCertOnConnect=true\n",
+             "tlsTrustCertsFilePath=%s\ntlsRequireTrustedClientCertOnConnect=true\n"
+             "authenticationEnabled=true\n"
+             "authenticationProviders=org.apache.pulsar.broker.authentication."
+             "AuthenticationProviderTls\n"
+             "authorizationEnabled=true\nsuperUserRoles=admin\n",
              cert, key, ca);
     mgt_broker_t *m = mgt_broker_start(conf);
     char err[256] = "";
@@ -189,13 +194,33 @@ static void test_client_certificates(void **s)
         assert_int_equal(mgt_recv(c, &f, 3000), -1);
         mgt_close(c);
     }
-    /* a certificate from tlsTrustCertsFilePath's CA */
-    c = mgt_connect_tls(m->port_tls, ca, ccert, ckey, true, err, sizeof err);
-    if (!c) fail_msg("with a client certificate: %s", err);
+    /* a certificate from tlsTrustCertsFilePath's CA; with AuthenticationProviderTls its CN
+     * (admin, a superuser here) is the role of a CONNECT with auth method "tls" */
     frame_t f;
-    assert_int_equal(mgt_producer(c, "persistent://public/default/mtls", 1, NULL, &f),
-                     T(PRODUCER_SUCCESS));
-    mgt_close(c);
+    for (int with_method = 0; with_method < 2; with_method++) {
+        c = mgt_connect_tls(m->port_tls, ca, ccert, ckey, false, err, sizeof err);
+        if (!c) fail_msg("with a client certificate: %s", err);
+        pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+        Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
+        cmd.type = T(CONNECT);
+        cmd.connect = &cc;
+        cc.client_version = "mtls";
+        cc.has_protocol_version = 1;
+        cc.protocol_version = 21;
+        cc.auth_method_name = with_method ? "tls" : NULL;
+        mgt_send_cmd(c, &cmd);
+        assert_int_equal(mgt_recv(c, &f, 3000), 1);
+        if (!with_method) { /* no method: no role, and no anonymous role here */
+            assert_int_equal(f.cmd->type, T(ERROR));
+            assert_int_equal(f.cmd->error->error, PULSAR__PROTO__SERVER_ERROR__AuthenticationError);
+            mgt_close(c);
+            continue;
+        }
+        assert_int_equal(f.cmd->type, T(CONNECTED));
+        assert_int_equal(mgt_producer(c, "persistent://public/default/mtls", 1, NULL, &f),
+                         T(PRODUCER_SUCCESS));
+        mgt_close(c);
+    }
     mgt_broker_free(m);
 }
 
