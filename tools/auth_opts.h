@@ -1,15 +1,24 @@
-/* auth_opts.h - Pulsar's client authentication options, shared by magnetar-client and
+/* auth_opts.h - Pulsar's client authentication and TLS options, shared by magnetar-client and
  * magnetar-perf (header-only: each tool is built from its one source file).
  *
  *   --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken   (or "token", the
  *                 C++/Python clients' short name)
  *   --auth-params token:<jwt> | file:///path/to/token | {"token":"<jwt>"} | <jwt>
+ *   --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationTls      (or "tls")
+ *   --auth-params tlsCertFile:/path/cert.pem,tlsKeyFile:/path/key.pem
+ *                 | {"tlsCertFile":"/path/cert.pem","tlsKeyFile":"/path/key.pem"}
+ *   --tls-trust-cert-path FILE (pulsar-admin's name; pulsar-perf's --trust-cert-file and
+ *                 pulsar-client's --tlsTrustCertsFilePath too), --tls-allow-insecure,
+ *                 --tls-enable-hostname-verification (flags, or =true / =false)
  *
  * The parameter string is read as Pulsar's AuthenticationToken.configure() reads it: a "token:"
  * prefix is stripped, a "file:" URI names a file whose content (trimmed of leading and trailing
  * whitespace, as Java's String.trim) is the token, a JSON object gives its "token" member, and
  * anything else is the token itself. The result goes into mg_client_conf_t as auth method
- * "token" with the token's bytes as auth data, which libmagnetar sends in CONNECT. */
+ * "token" with the token's bytes as auth data, which libmagnetar sends in CONNECT.
+ * AuthenticationTls's parameters are read as its configure() reads them (a JSON object, else
+ * "key:value" pairs separated by commas): the client certificate and key go to the TLS
+ * configuration (mTLS, for a pulsar+ssl:// URL) and CONNECT names the method "tls", as Java's. */
 #ifndef MG_TOOLS_AUTH_OPTS_H
 #define MG_TOOLS_AUTH_OPTS_H
 
@@ -22,12 +31,39 @@
 #include "magnetar/magnetar.h"
 
 #define AUTH_PLUGIN_TOKEN "org.apache.pulsar.client.impl.auth.AuthenticationToken"
+#define AUTH_PLUGIN_TLS "org.apache.pulsar.client.impl.auth.AuthenticationTls"
 
 typedef struct auth_opts {
     const char *plugin; /* --auth-plugin, NULL when not given */
     const char *params; /* --auth-params, NULL when not given */
     char *token;        /* owned; set by auth_opts_apply */
+    /* TLS (for pulsar+ssl:// URLs) */
+    const char *tls_trust;    /* --tls-trust-cert-path, NULL when not given */
+    int tls_allow_insecure;   /* --tls-allow-insecure: 1, =false: 0, not given: -1 or 0 */
+    int tls_hostname;         /* --tls-enable-hostname-verification, as above */
+    char *tls_cert, *tls_key; /* owned; AuthenticationTls's tlsCertFile / tlsKeyFile */
 } auth_opts_t;
+
+/* A TLS flag: "--name", "--name=true|false" or "--name true|false". 1 when argv[*i] is one
+ * (*flag set), 0 when not, -1 for a bad value. */
+static int auth__flag(const char *name, int *flag, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) || (arg[n] && arg[n] != '=')) return 0;
+    const char *v = arg[n] == '=' ? arg + n + 1 : NULL;
+    if (!v && *i + 1 < argc && (!strcmp(argv[*i + 1], "true") || !strcmp(argv[*i + 1], "false")))
+        v = argv[++*i];
+    if (!v || !strcmp(v, "true"))
+        *flag = 1;
+    else if (!strcmp(v, "false"))
+        *flag = 0;
+    else {
+        fprintf(stderr, "%s takes true or false, not '%s'\n", name, v);
+        return -1;
+    }
+    return 1;
+}
 
 /* Does argv[*i] name an auth option? If so store its value (from "--opt=value" or the next
  * argument), advance *i past what was used and return 1; return -1 when the value is missing,
@@ -36,9 +72,14 @@ static int auth_opts_take(auth_opts_t *a, int argc, char **argv, int *i)
 {
     static const struct {
         const char *name;
-        int params;
-    } names[] = {
-        {"--auth-plugin", 0}, {"--auth_plugin", 0}, {"--auth-params", 1}, {"--auth_params", 1}};
+        int params; /* 0 plugin, 1 params, 2 trusted certificates */
+    } names[] = {{"--auth-plugin", 0},         {"--auth_plugin", 0},
+                 {"--auth-params", 1},         {"--auth_params", 1},
+                 {"--tls-trust-cert-path", 2}, {"--tls_trust_cert_path", 2},
+                 {"--trust-cert-file", 2},     {"--tlsTrustCertsFilePath", 2}};
+    int f = auth__flag("--tls-allow-insecure", &a->tls_allow_insecure, argc, argv, i);
+    if (!f) f = auth__flag("--tls-enable-hostname-verification", &a->tls_hostname, argc, argv, i);
+    if (f) return f;
     const char *arg = argv[*i];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         size_t n = strlen(names[k].name);
@@ -51,7 +92,9 @@ static int auth_opts_take(auth_opts_t *a, int argc, char **argv, int *i)
             }
             v = argv[++*i];
         }
-        if (names[k].params)
+        if (names[k].params == 2)
+            a->tls_trust = v;
+        else if (names[k].params)
             a->params = v;
         else
             a->plugin = v;
@@ -149,20 +192,104 @@ static char *auth__json_token(const char *s)
     return out;
 }
 
-/* Fill conf's auth fields from the options. Returns 0 (also when no option was given); -1 with
- * err set for a usage error (an unknown plugin, a plugin without params or params without a
- * plugin, an empty token); -2 with err set when the token file cannot be read. conf points
- * into a; keep a alive until mg_client_create (which copies the token) has returned. */
+/* The value of key in AuthenticationTls's parameters: a JSON object's string member, or a
+ * "key:value" pair of a comma-separated list (the value runs to the next comma). NULL when
+ * absent or empty; malloc'ed otherwise. */
+static char *auth__tls_param(const char *params, const char *key)
+{
+    size_t kl = strlen(key);
+    const char *p = params;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '{') {
+        char pat[64];
+        snprintf(pat, sizeof pat, "\"%s\"", key);
+        const char *k = strstr(p, pat);
+        if (!k) return NULL;
+        k += strlen(pat);
+        while (isspace((unsigned char)*k))
+            k++;
+        if (*k++ != ':') return NULL;
+        while (isspace((unsigned char)*k))
+            k++;
+        if (*k++ != '"') return NULL;
+        char *out = malloc(strlen(k) + 1);
+        if (!out) return NULL;
+        size_t n = 0;
+        for (; *k && *k != '"'; k++) {
+            if (*k == '\\' && k[1]) k++;
+            out[n++] = *k;
+        }
+        out[n] = '\0';
+        if (*k != '"' || !n) {
+            free(out);
+            return NULL;
+        }
+        return out;
+    }
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > kl && !strncmp(p, key, kl) && p[kl] == ':') {
+            char *out = auth__trimmed(p + kl + 1, len - kl - 1);
+            if (out && !*out) {
+                free(out);
+                return NULL;
+            }
+            return out;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    return NULL;
+}
+
+/* AuthenticationTls: the client certificate and key for the TLS handshake, method "tls". */
+static int auth__apply_tls(auth_opts_t *a, mg_client_conf_t *conf, char *err, size_t errlen)
+{
+    if (!a->params) {
+        snprintf(err, errlen,
+                 "--auth-plugin %s needs --auth-params tlsCertFile:<path>,tlsKeyFile:<path>",
+                 a->plugin);
+        return -1;
+    }
+    free(a->tls_cert);
+    free(a->tls_key);
+    a->tls_cert = auth__tls_param(a->params, "tlsCertFile");
+    a->tls_key = auth__tls_param(a->params, "tlsKeyFile");
+    if (!a->tls_cert || !a->tls_key) {
+        snprintf(err, errlen, "auth params '%s': want tlsCertFile:<path>,tlsKeyFile:<path>",
+                 a->params);
+        return -1;
+    }
+    conf->tls_cert_file_path = a->tls_cert;
+    conf->tls_key_file_path = a->tls_key;
+    conf->auth_method = "tls"; /* CONNECT.auth_method_name, no data: the certificate speaks */
+    conf->auth_data = NULL;
+    conf->auth_data_len = 0;
+    return 0;
+}
+
+/* Fill conf's auth and TLS fields from the options. Returns 0 (also when no option was given);
+ * -1 with err set for a usage error (an unknown plugin, a plugin without params or params
+ * without a plugin, an empty token, TLS params without both files); -2 with err set when the
+ * token file cannot be read. conf points into a; keep a alive until mg_client_create (which
+ * copies the token and loads the TLS files) has returned. */
 static int auth_opts_apply(auth_opts_t *a, mg_client_conf_t *conf, char *err, size_t errlen)
 {
+    conf->tls_trust_certs_file_path = a->tls_trust;
+    conf->tls_allow_insecure_connection = a->tls_allow_insecure > 0;
+    conf->tls_validate_hostname = a->tls_hostname > 0;
     if (!a->plugin && !a->params) return 0;
     if (!a->plugin) {
         snprintf(err, errlen, "--auth-params needs --auth-plugin %s", AUTH_PLUGIN_TOKEN);
         return -1;
     }
+    if (!strcmp(a->plugin, AUTH_PLUGIN_TLS) || !strcmp(a->plugin, "tls"))
+        return auth__apply_tls(a, conf, err, errlen);
     if (strcmp(a->plugin, AUTH_PLUGIN_TOKEN) && strcmp(a->plugin, "token")) {
-        snprintf(err, errlen, "unknown auth plugin '%s' (supported: %s)", a->plugin,
-                 AUTH_PLUGIN_TOKEN);
+        snprintf(err, errlen, "unknown auth plugin '%s' (supported: %s, %s)", a->plugin,
+                 AUTH_PLUGIN_TOKEN, AUTH_PLUGIN_TLS);
         return -1;
     }
     if (!a->params) {
@@ -196,7 +323,9 @@ static int auth_opts_apply(auth_opts_t *a, mg_client_conf_t *conf, char *err, si
 static void auth_opts_free(auth_opts_t *a)
 {
     free(a->token);
-    a->token = NULL;
+    free(a->tls_cert);
+    free(a->tls_key);
+    a->token = a->tls_cert = a->tls_key = NULL;
 }
 
 /* Print "what: <mg_strerror> (<the broker's reason>)" to stderr; MG_ERR_AUTH reads

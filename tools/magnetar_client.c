@@ -4,9 +4,12 @@
  *                   [-p k=v ...] [-z|--compression lz4|zlib|zstd|snappy|none] [-r RATE] [-c]
  *   magnetar-client [--url URL] consume TOPIC -s SUB [-n N] [-t Exclusive|Shared|Failover|Key_Shared]
  *                   [-p Earliest|Latest] [--regex] [--hex]
- * Authentication as pulsar-client's global options (before or after the command):
+ * Authentication and TLS as pulsar-client's global options (before or after the command):
  *   --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken
  *   --auth-params token:<jwt> | file:///path/to/token   (auth_opts.h)
+ *   --url pulsar+ssl://host:6651 --tls-trust-cert-path ca.pem [--tls-allow-insecure]
+ *   [--tls-enable-hostname-verification] [--auth-plugin ...AuthenticationTls
+ *   --auth-params tlsCertFile:/path,tlsKeyFile:/path]
  * consume prints each message as pulsar-client does ("----- got message -----" then
  * "key:[K], properties:[a=b], content:...") and exits 0 after N messages (0 = forever). */
 #include <ctype.h>
@@ -44,7 +47,11 @@ static void usage(void)
             "                       [-t Exclusive|Shared|Failover|Key_Shared] [-p Earliest|Latest]\n"
             "                       [--regex] [--hex] [-r RATE]\n"
             "       auth: --auth-plugin " AUTH_PLUGIN_TOKEN "\n"
-            "             --auth-params token:<jwt> | file:///path/to/token-file\n");
+            "             --auth-params token:<jwt> | file:///path/to/token-file\n"
+            "          or --auth-plugin " AUTH_PLUGIN_TLS "\n"
+            "             --auth-params tlsCertFile:/path/cert.pem,tlsKeyFile:/path/key.pem\n"
+            "       TLS (--url pulsar+ssl://host:6651): --tls-trust-cert-path CA.pem\n"
+            "             [--tls-allow-insecure] [--tls-enable-hostname-verification]\n");
 }
 
 static int parse_compression(const char *s, mg_compression *out)
@@ -323,8 +330,13 @@ int main(int argc, char **argv)
     mg_client_t *cl;
     mg_result r = mg_client_create(url, &conf, &cl);
     auth_opts_free(&auth); /* mg_client_create copied the token */
-    if (r) {
+    if (r == MG_ERR_INVALID_URL) {
         fprintf(stderr, "bad service URL '%s': %s\n", url, mg_strerror(r));
+        free(args);
+        return 1;
+    }
+    if (r) { /* a TLS file that cannot be loaded */
+        tool_print_error("cannot create client", r);
         free(args);
         return 1;
     }

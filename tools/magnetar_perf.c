@@ -6,7 +6,9 @@
  *   magnetar-perf consume TOPIC [-u URL] [-n CONSUMERS] [-t TOPICS] [-ss SUB] [-st TYPE]
  *       [-q RECEIVER_QUEUE] [-time SECONDS] [-m NUM_MESSAGES] [-p Earliest|Latest]
  * Both take pulsar-perf's --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken
- * --auth-params token:<jwt> | file:///path/to/token (auth_opts.h).
+ * --auth-params token:<jwt> | file:///path/to/token (auth_opts.h), and for -u pulsar+ssl://
+ * --trust-cert-file (or --tls-trust-cert-path) CA.pem, --tls-allow-insecure,
+ * --tls-enable-hostname-verification, AuthenticationTls with tlsCertFile:..,tlsKeyFile:...
  * With -t N > 1 the topics are TOPIC-0 .. TOPIC-(N-1). A partitioned TOPIC is used as is.
  * Prints a one-line report every second (msg/s, MB/s, latency p50/p99/p999 in ms) and a final
  * summary with the full latency histogram. Latency: send -> receipt (produce), publish time ->
@@ -127,7 +129,11 @@ static void usage(void)
                     "       [-z none|lz4|zlib|zstd|snappy] [-o MAX_PENDING] [-k KEY_PREFIX] [-ch]\n"
                     "       [-ss SUB] [-st Exclusive|Shared|Failover|Key_Shared] [-q QUEUE] [-p Earliest|Latest]\n"
                     "       [--auth-plugin " AUTH_PLUGIN_TOKEN "\n"
-                    "        --auth-params token:<jwt>|file:///path/to/token-file]\n");
+                    "        --auth-params token:<jwt>|file:///path/to/token-file]\n"
+                    "       [--auth-plugin " AUTH_PLUGIN_TLS "\n"
+                    "        --auth-params tlsCertFile:/path/cert.pem,tlsKeyFile:/path/key.pem]\n"
+                    "       [--trust-cert-file|--tls-trust-cert-path CA.pem] [--tls-allow-insecure]\n"
+                    "       [--tls-enable-hostname-verification]\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o)
@@ -349,8 +355,12 @@ int main(int argc, char **argv)
     mg_client_t *cl;
     mg_result r = mg_client_create(o.url, &conf, &cl);
     auth_opts_free(&o.auth); /* mg_client_create copied the token */
-    if (r) {
+    if (r == MG_ERR_INVALID_URL) {
         fprintf(stderr, "bad service URL '%s': %s\n", o.url, mg_strerror(r));
+        return 1;
+    }
+    if (r) { /* a TLS file that cannot be loaded */
+        tool_print_error("cannot create client", r);
         return 1;
     }
     int n = o.n > 0 ? o.n : 1;

@@ -34,7 +34,7 @@ extern "C" {
 typedef enum mg_result {
     MG_OK = 0,
     MG_ERR_INVALID_ARG = -1,        /* NULL handle, bad option value */
-    MG_ERR_INVALID_URL = -2,        /* service URL is not pulsar://host[:port][,host[:port]] */
+    MG_ERR_INVALID_URL = -2,        /* service URL is not pulsar[+ssl]://host[:port][,host...] */
     MG_ERR_INVALID_TOPIC = -3,      /* topic name rejected locally or by the broker */
     MG_ERR_CONNECT = -4,            /* could not connect, or the connection broke */
     MG_ERR_TIMEOUT = -5,            /* operation or send timeout */
@@ -136,10 +136,20 @@ typedef struct mg_client_conf {
     const char *auth_method;      /* NULL: none */
     const void *auth_data;
     size_t auth_data_len;
+    /* TLS, used when the service URL is pulsar+ssl://host:port (Pulsar's client options; read by
+     * mg_client_create, which loads the files then: a file it cannot load fails the call with
+     * MG_ERR_INVALID_ARG, the reason in mg_last_error_message). A failed handshake or
+     * verification makes anything that connects fail with MG_ERR_CONNECT, reason likewise. */
+    const char *tls_trust_certs_file_path; /* PEM CA certificates; NULL: the system's default CAs */
+    bool tls_allow_insecure_connection;    /* accept any server certificate (no verification) */
+    bool tls_validate_hostname;            /* also check the certificate names the host; false */
+    const char *tls_cert_file_path;        /* client certificate (PEM) for mTLS, Pulsar's */
+    const char *tls_key_file_path;         /* AuthenticationTls; both or neither; NULL: none */
 } mg_client_conf_t;
 void mg_client_conf_init(mg_client_conf_t *c);
 
-/* url: "pulsar://host1:6650,host2:6650" (port defaults to 6650). conf may be NULL. */
+/* url: "pulsar://host1:6650,host2:6650" (port defaults to 6650), or "pulsar+ssl://host:6651"
+ * for TLS (port defaults to 6651; lookups then follow the broker's TLS URL). conf may be NULL. */
 mg_result mg_client_create(const char *url, const mg_client_conf_t *conf, mg_client_t **out);
 /* Close every producer/consumer/reader on it, the connections and the threads; free it. */
 mg_result mg_client_close(mg_client_t *c);

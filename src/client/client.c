@@ -226,8 +226,14 @@ void random_name(char *out, size_t n)
 /* ---- URLs ---------------------------------------------------------------------------------- */
 static mg_result parse_url(struct mg_client *cl, const char *url)
 {
-    if (!url || strncmp(url, "pulsar://", 9)) return MG_ERR_INVALID_URL;
-    const char *p = url + 9;
+    if (!url) return MG_ERR_INVALID_URL;
+    const char *p;
+    if (!strncmp(url, "pulsar://", 9))
+        p = url + 9;
+    else if (!strncmp(url, "pulsar+ssl://", 13))
+        p = url + 13, cl->tls = true;
+    else
+        return MG_ERR_INVALID_URL;
     size_t cap = 1;
     for (const char *q = p; *q; q++) cap += *q == ',';
     cl->hosts = mg_calloc(cap, sizeof *cl->hosts);
@@ -243,7 +249,7 @@ static mg_result parse_url(struct mg_client *cl, const char *url)
         if (strchr(tmp, '/')) return MG_ERR_INVALID_URL;
         host_t *h = &cl->hosts[cl->nhosts];
         char *colon = strrchr(tmp, ':');
-        h->port = MG_DEFAULT_PORT;
+        h->port = cl->tls ? MG_DEFAULT_PORT_TLS : MG_DEFAULT_PORT;
         if (colon) {
             char *e;
             long port = strtol(colon + 1, &e, 10);
@@ -277,10 +283,13 @@ static mg_result service_conn_locked(struct mg_client *cl, conn_t **out)
     return r;
 }
 
-static int split_url(const char *url, char *host, size_t hl, int *port)
+/* host and port of a lookup answer's URL, which has the scheme given (pulsar:// or, on a TLS
+ * client, pulsar+ssl://: Pulsar's clients follow broker_service_url_tls then). -1 when bad. */
+static int split_url(const char *url, const char *scheme, char *host, size_t hl, int *port)
 {
-    if (!url || strncmp(url, "pulsar://", 9)) return -1;
-    const char *p = url + 9, *colon = strrchr(p, ':');
+    size_t sl = strlen(scheme);
+    if (!url || strncmp(url, scheme, sl)) return -1;
+    const char *p = url + sl, *colon = strrchr(p, ':');
     if (!colon) return -1;
     snprintf(host, hl, "%.*s", (int)(colon - p), p);
     *port = atoi(colon + 1);
@@ -320,7 +329,16 @@ mg_result cl_lookup_locked(struct mg_client *cl, const char *topic, conn_t **out
         char host[256];
         int port;
         bool proxy = lr->proxy_through_service_url;
-        int bad = split_url(lr->brokerserviceurl, host, sizeof host, &port);
+        const char *url = cl->tls ? lr->brokerserviceurltls : lr->brokerserviceurl;
+        int bad = split_url(url, cl->tls ? "pulsar+ssl://" : "pulsar://", host, sizeof host, &port);
+        if (bad && cl->tls && !proxy) {
+            char m[300];
+            snprintf(m, sizeof m,
+                     "lookup of %s gave no TLS broker URL (broker_service_url_tls: %s)", topic,
+                     url ? url : "none");
+            log_warn("client: %s", m);
+            client_set_error(m);
+        }
         authoritative = lr->authoritative;
         pulsar__proto__base_command__free_unpacked(rq.resp, NULL);
         if (!proxy) {
@@ -420,6 +438,8 @@ static void *io_main(void *arg)
             }
         int timeout = io_timeout_locked(cl);
         if (cl->def_head) timeout = 0;
+        for (size_t i = 1; i < n && timeout; i++)
+            if (conn_has_buffered_locked(pconns[i])) timeout = 0; /* TLS records read already */
         pthread_mutex_unlock(&cl->lock);
         int pr = poll(pfds, n, timeout);
         pthread_mutex_lock(&cl->lock);
@@ -431,7 +451,8 @@ static void *io_main(void *arg)
         for (size_t i = 1; pr > 0 && i < n; i++) {
             conn_t *c = pconns[i];
             if (c->state == CONN_CLOSED || c->fd != pfds[i].fd) continue;
-            if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) conn_on_readable_locked(c);
+            if ((pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) || conn_has_buffered_locked(c))
+                conn_on_readable_locked(c);
             if (c->state != CONN_CLOSED && buf_readable(&c->out)) conn_flush_locked(c);
         }
         uint64_t now = mg_mono_ms();
@@ -528,6 +549,7 @@ mg_result mg_client_create(const char *url, const mg_client_conf_t *conf, mg_cli
     if (!out) return MG_ERR_INVALID_ARG;
     *out = NULL;
     mg_log_init();
+    client_set_error(NULL);
     struct mg_client *cl = mg_calloc(1, sizeof *cl);
     if (!cl) return MG_ERR_NO_MEMORY;
     if (conf) cl->conf = *conf;
@@ -547,6 +569,10 @@ mg_result mg_client_create(const char *url, const mg_client_conf_t *conf, mg_cli
     cl->wake_fd = -1;
     mg_result r = parse_url(cl, url);
     if (r) goto fail;
+    if (cl->tls && (r = tls_ctx_new(cl))) goto fail;
+    /* the TLS files are loaded: no pointer into the caller's strings is kept */
+    cl->conf.tls_trust_certs_file_path = cl->conf.tls_cert_file_path = cl->conf.tls_key_file_path =
+        NULL;
     cl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (cl->wake_fd < 0) {
         r = MG_ERR_NO_MEMORY;
@@ -578,6 +604,7 @@ fail_sync:
     pthread_cond_destroy(&cl->cond);
     pthread_mutex_destroy(&cl->lock);
 fail:
+    tls_ctx_free(cl);
     if (cl->wake_fd >= 0) close(cl->wake_fd);
     mg_free(cl->hosts);
     mg_free(cl->auth_method);
@@ -637,6 +664,7 @@ mg_result mg_client_close(mg_client_t *cl)
     pthread_cond_destroy(&cl->cond);
     pthread_mutex_destroy(&cl->lock);
     close(cl->wake_fd);
+    tls_ctx_free(cl);
     mg_free(cl->prods);
     mg_free(cl->conss);
     mg_free(cl->hosts);

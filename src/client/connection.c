@@ -1,8 +1,9 @@
 /* connection.c - one TCP connection per broker, shared by every producer and consumer of the
- * client that lives on that broker: blocking connect with a timeout (on the caller's thread),
- * CONNECT/CONNECTED handshake, frame decoding and dispatch on the I/O thread, request/response
- * matching by request_id, keep-alive PING/PONG, and failure propagation (pending requests fail,
- * producers and consumers go to reconnect). All functions expect cl->lock held. */
+ * client that lives on that broker: blocking connect with a timeout (on the caller's thread;
+ * for pulsar+ssl clients the TLS handshake too, tls.c), CONNECT/CONNECTED handshake, frame
+ * decoding and dispatch on the I/O thread, request/response matching by request_id,
+ * keep-alive PING/PONG, and failure propagation (pending requests fail, producers and
+ * consumers go to reconnect). All functions expect cl->lock held. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -72,6 +73,8 @@ static void conn_unlink_locked(conn_t *c)
 
 void conn_free(conn_t *c)
 {
+    tls_free(c->ssl, false);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -140,14 +143,32 @@ mg_result conn_get_locked(struct mg_client *cl, const char *host, int port, conn
         cl->conns = c;
         pthread_mutex_unlock(&cl->lock);
         int fd = tcp_connect(host, port, cl->conf.connection_timeout_ms);
+        struct ssl_st *ssl = NULL;
+        char tls_err[256] = "";
+        if (fd >= 0 && cl->tls) { /* the handshake, within what is left of the timeout */
+            ssl = tls_handshake(cl, fd, host, port, deadline, tls_err, sizeof tls_err);
+            if (!ssl) {
+                close(fd);
+                fd = -1;
+            }
+        }
         pthread_mutex_lock(&cl->lock);
         if (fd < 0 || cl->stopping) {
+            tls_free(ssl, false);
             if (fd >= 0) close(fd);
-            log_debug("client: cannot connect to %s", addr);
+            if (tls_err[0] && !cl->stopping) {
+                /* a TLS failure will not go away by retrying: say why, once */
+                log_warn("client: %s", tls_err);
+                snprintf(c->errmsg, sizeof c->errmsg, "%s", tls_err);
+                client_set_error(tls_err);
+            } else {
+                log_debug("client: cannot connect to %s", addr);
+            }
             conn_fail_locked(c, MG_ERR_CONNECT);
             return cl->stopping ? MG_ERR_ALREADY_CLOSED : MG_ERR_CONNECT;
         }
         c->fd = fd;
+        c->ssl = ssl;
         c->last_recv_ms = mg_mono_ms();
         send_connect_locked(c);
         cl_wake(cl);
@@ -159,18 +180,48 @@ mg_result conn_get_locked(struct mg_client *cl, const char *host, int port, conn
         }
         mg_result r = c->state == CONN_CLOSED ? c->err : MG_ERR_TIMEOUT;
         if (c->state != CONN_CLOSED) conn_fail_locked(c, MG_ERR_TIMEOUT);
-        if (c->errmsg[0]) client_set_error(c->errmsg); /* CONNECT refused: the broker's reason */
+        if (c->errmsg[0]) client_set_error(c->errmsg); /* refused: the broker's or TLS's reason */
         return r ? r : MG_ERR_CONNECT;
     }
 }
 
-/* Send what the socket takes of p[0..n) without blocking. Returns the bytes sent; when that
- * is less than n, errno tells why (EAGAIN: full). */
-static size_t send_nowait(int fd, const uint8_t *p, size_t n)
+/* Remember why a TLS connection failed while CONNECT was pending, for the caller waiting on it. */
+static void conn_tls_error(conn_t *c, const char *err)
+{
+    if (c->state == CONN_CONNECTING && !c->errmsg[0])
+        snprintf(c->errmsg, sizeof c->errmsg, "TLS connection to %s failed: %s", c->addr, err);
+    log_warn("client: TLS connection to %s failed: %s", c->addr, err);
+}
+
+/* Send what the socket (or the TLS session) takes of p[0..n) without blocking. Returns the
+ * bytes sent; when that is less than n, errno tells why (EAGAIN: full). With TLS, bytes the
+ * session did not take after EAGAIN must be offered again first (connection.c's out buffer). */
+static size_t send_nowait(conn_t *c, const uint8_t *p, size_t n)
 {
     size_t done = 0;
+    while (c->ssl && done < n) {
+        char err[256];
+        long w = tls_send(c->ssl, p + done, n - done, err, sizeof err);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (errno != EAGAIN) {
+            /* a broker that refuses the handshake after it completed on our side (TLS 1.3:
+             * our certificate) sends an alert; a reset on writing may hide it, so look */
+            char rerr[256] = "";
+            uint8_t scratch[1024];
+            if (c->state == CONN_CONNECTING &&
+                tls_recv(c->ssl, scratch, sizeof scratch, rerr, sizeof rerr) < 0 &&
+                errno != EAGAIN && strstr(rerr, "alert"))
+                snprintf(err, sizeof err, "%s", rerr);
+            conn_tls_error(c, err);
+            errno = EPIPE;
+        }
+        return done;
+    }
     while (done < n) {
-        ssize_t w = send(fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = send(c->fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) done += (size_t)w;
         else if (w < 0 && errno == EINTR) continue;
         else break;
@@ -181,7 +232,7 @@ static size_t send_nowait(int fd, const uint8_t *p, size_t n)
 void conn_flush_locked(conn_t *c)
 {
     if (c->fd < 0 || !buf_readable(&c->out)) return;
-    buf_consume(&c->out, send_nowait(c->fd, buf_head(&c->out), buf_readable(&c->out)));
+    buf_consume(&c->out, send_nowait(c, buf_head(&c->out), buf_readable(&c->out)));
     if (!buf_readable(&c->out)) {
         buf_reset(&c->out);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -197,7 +248,7 @@ int conn_send_raw_locked(conn_t *c, const void *p, size_t n)
     if (c->fd >= 0 && !buf_readable(&c->out)) {
         /* nothing queued before these bytes: send them from where they are, and queue (copy)
          * only what the socket does not take now */
-        size_t w = send_nowait(c->fd, p, n);
+        size_t w = send_nowait(c, p, n);
         if (w == n) return 0;
         p = (const uint8_t *)p + w;
         n -= w;
@@ -284,6 +335,8 @@ void conn_fail_locked(conn_t *c, mg_result why)
     struct mg_client *cl = c->cl;
     c->state = CONN_CLOSED;
     c->err = why;
+    tls_free(c->ssl, why == MG_ERR_ALREADY_CLOSED);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     buf_reset(&c->out);
@@ -421,9 +474,42 @@ static void handle_frame_locked(conn_t *c, frame_t *f)
     }
 }
 
+/* Read what the TLS session has: every record until it wants more from the socket, or up to
+ * 4 MB (then the I/O thread comes back at once: conn_has_buffered_locked). 0, or -1 when the
+ * connection failed (closed here). */
+static int tls_read_locked(conn_t *c)
+{
+    size_t got = 0;
+    while (got < 4 * 1024 * 1024) {
+        if (buf_reserve(&c->in, 64 * 1024)) {
+            conn_fail_locked(c, MG_ERR_NO_MEMORY);
+            return -1;
+        }
+        char err[256];
+        long r = tls_recv(c->ssl, c->in.data + c->in.len, c->in.cap - c->in.len, err, sizeof err);
+        if (r > 0) {
+            c->in.len += (size_t)r;
+            got += (size_t)r;
+            c->last_recv_ms = mg_mono_ms();
+            continue;
+        }
+        if (r < 0 && errno == EAGAIN) break;
+        if (r < 0) conn_tls_error(c, err);
+        conn_fail_locked(c, MG_ERR_CONNECT);
+        return -1;
+    }
+    return 0;
+}
+
+bool conn_has_buffered_locked(conn_t *c)
+{
+    return c->state != CONN_CLOSED && tls_has_pending(c->ssl);
+}
+
 void conn_on_readable_locked(conn_t *c)
 {
-    for (;;) {
+    if (c->ssl && tls_read_locked(c)) return;
+    while (!c->ssl) { /* a plain socket */
         if (buf_reserve(&c->in, 64 * 1024)) {
             conn_fail_locked(c, MG_ERR_NO_MEMORY);
             return;

@@ -19,6 +19,7 @@
 #include "proto/frame.h"
 
 #define MG_DEFAULT_PORT 6650
+#define MG_DEFAULT_PORT_TLS 6651
 #define MG_CLIENT_VERSION "magnetar-c-" MG_VERSION
 
 /* ---- message ids and messages ---------------------------------------------------------------- */
@@ -81,9 +82,10 @@ typedef struct conn {
     char host[256];
     int port;
     int fd;
+    struct ssl_st *ssl; /* TLS session over fd (pulsar+ssl clients), NULL otherwise */
     int state;
     mg_result err;
-    char errmsg[256]; /* the broker's reason when it refused CONNECT ("" otherwise) */
+    char errmsg[256]; /* why CONNECT failed: the broker's reason, or the TLS error ("" otherwise) */
     mg_buf_t in, out;
     uint32_t max_message_size;
     uint64_t last_recv_ms, ping_sent_ms;
@@ -271,6 +273,8 @@ struct mg_client {
     bool stopping;
     int wake_fd; /* eventfd */
     mg_client_conf_t conf;
+    bool tls;                   /* service URL pulsar+ssl://: every connection is TLS */
+    struct ssl_ctx_st *ssl_ctx; /* built from conf.tls_* at create (tls.c) */
     char *auth_method;
     uint8_t *auth_data;
     host_t *hosts;
@@ -324,9 +328,30 @@ mg_result conn_rpc_locked(conn_t *c, const pb_cmd_t *cmd, req_t *r, int timeout_
 void conn_fail_locked(conn_t *c, mg_result why);
 /* I/O thread: readable/writable handling; returns false when the conn died. */
 void conn_on_readable_locked(conn_t *c);
+/* TLS: bytes already read from the socket wait in the session; poll() will not report them. */
+bool conn_has_buffered_locked(conn_t *c);
 void conn_flush_locked(conn_t *c);
 void conn_tick_locked(conn_t *c, uint64_t now);
 void conn_free(conn_t *c);
+
+/* ---- tls.c --------------------------------------------------------------------------------- */
+/* The client's SSL_CTX from cl->conf (trust, verification, client certificate). MG_OK, or
+ * MG_ERR_INVALID_ARG / MG_ERR_NO_MEMORY with the reason given to client_set_error. */
+mg_result tls_ctx_new(struct mg_client *cl);
+void tls_ctx_free(struct mg_client *cl);
+/* TLS handshake over a connected non-blocking fd to host, waiting (poll) until deadline_ms
+ * (monotonic). Caller's thread, no lock needed. Returns the session, or NULL with err set. */
+struct ssl_st *tls_handshake(struct mg_client *cl, int fd, const char *host, int port,
+                             uint64_t deadline_ms, char *err, size_t errlen);
+/* Non-blocking I/O on a session, with recv/send's conventions: > 0 bytes moved; 0 the peer
+ * closed (recv only); -1 with errno EAGAIN (try again when the socket is ready) or, for a
+ * failure, errno EPIPE and the reason in err. */
+long tls_recv(struct ssl_st *s, void *p, size_t n, char *err, size_t errlen);
+long tls_send(struct ssl_st *s, const void *p, size_t n, char *err, size_t errlen);
+/* Decrypted or undecoded bytes held inside the session (poll() cannot see them). */
+bool tls_has_pending(struct ssl_st *s);
+/* Free a session; polite: send close_notify first (not after a failure). */
+void tls_free(struct ssl_st *s, bool polite);
 
 /* ---- producer.c --------------------------------------------------------------------------- */
 void producer_on_receipt_locked(conn_t *c, Pulsar__Proto__CommandSendReceipt *r);
