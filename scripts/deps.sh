@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libjansson-dev
 liblmdb-dev libmicrohttpd-dev libcmocka-dev libavro-dev liblz4-dev libzstd-dev zlib1g-dev
-libsnappy-dev libisal-dev libssl-dev libcurl4-openssl-dev libyaml-dev python3 python3-avro clang
+libsnappy-dev libisal-dev libssl-dev libgnutls28-dev libcurl4-openssl-dev libyaml-dev python3 python3-avro clang
 libclang-rt-14-dev nodejs npm curl openssl"
 missing=""
 for p in $PKGS; do

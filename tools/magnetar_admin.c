@@ -5,13 +5,18 @@
  * http://localhost:8080. Token authentication as pulsar-admin's: --auth-plugin
  * org.apache.pulsar.client.impl.auth.AuthenticationToken --auth-params token:<jwt> (or
  * file:///path, or {"token":"<jwt>"}), else authPlugin/authParams from the client.conf; the
- * token goes out as `Authorization: Bearer <jwt>`. Prints pretty JSON; on failure (401 and 403
- * included) prints the server's reason to stderr and exits 1. Command groups live in
- * tools/admin/. */
+ * token goes out as `Authorization: Bearer <jwt>`. HTTPS as pulsar-admin's: an https:// URL,
+ * --tls-trust-cert-path FILE, --tls-allow-insecure, --tls-enable-hostname-verification (else
+ * tlsTrustCertsFilePath, tlsAllowInsecureConnection, tlsEnableHostnameVerification from the
+ * client.conf), and a client certificate with --auth-plugin
+ * org.apache.pulsar.client.impl.auth.AuthenticationTls --auth-params
+ * tlsCertFile:/path,tlsKeyFile:/path. Prints pretty JSON; on failure (401 and 403 included)
+ * prints the server's reason to stderr and exits 1. Command groups live in tools/admin/. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "admin/cli.h"
 
@@ -20,10 +25,20 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: magnetar-admin [--admin-url URL] [--conf client.conf]\n"
             "                      [--auth-plugin PLUGIN --auth-params PARAMS]\n"
+            "                      [--tls-trust-cert-path FILE] [--tls-allow-insecure]\n"
+            "                      [--tls-enable-hostname-verification]\n"
             "                      <group> <command> [args]\n"
             "token auth (or authPlugin, authParams in client.conf):\n"
             "  --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken\n"
             "  --auth-params token:<jwt> | file:///path/to/token | {\"token\":\"<jwt>\"}\n"
+            "TLS client certificate (https:// URL):\n"
+            "  --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationTls\n"
+            "  --auth-params tlsCertFile:/path/cert.pem,tlsKeyFile:/path/key.pem\n"
+            "TLS (or tlsTrustCertsFilePath, tlsAllowInsecureConnection,\n"
+            "tlsEnableHostnameVerification in client.conf):\n"
+            "  --tls-trust-cert-path FILE   CA certificates (PEM) the broker's must chain to\n"
+            "  --tls-allow-insecure         accept any broker certificate\n"
+            "  --tls-enable-hostname-verification   the certificate must name the URL's host\n"
             "groups:\n"
             "  clusters   list | get | create | update | delete\n"
             "  tenants    list | get | create | update | delete\n"
@@ -81,12 +96,68 @@ static char *conf_value(const char *path, const char *key)
 }
 
 #define TOKEN_PLUGIN "org.apache.pulsar.client.impl.auth.AuthenticationToken"
+#define TLS_PLUGIN "org.apache.pulsar.client.impl.auth.AuthenticationTls"
+
+static bool is_tls_plugin(const char *plugin)
+{
+    return plugin && (!strcmp(plugin, TLS_PLUGIN) || !strcmp(plugin, "tls"));
+}
+
+/* A path of AuthenticationTls's parameters: "/path" or "file:///path". malloc'd. */
+static char *tls_param_path(const char *v, size_t n)
+{
+    if (n >= 7 && !strncmp(v, "file://", 7)) v += 7, n -= 7;
+    char *p = strndup(v, n);
+    if (!p) cli_fail("out of memory");
+    return p;
+}
+
+/* AuthenticationTls's parameters, as Pulsar reads them: "tlsCertFile:/p,tlsKeyFile:/p" or
+ * {"tlsCertFile": "/p", "tlsKeyFile": "/p"}. Sets cli_tls.cert_file and key_file (malloc'd) or
+ * exits with a message. */
+static void tls_auth_params(const char *params)
+{
+    char *cert = NULL, *key = NULL;
+    json_t *j = params && params[0] == '{' ? json_loads(params, 0, NULL) : NULL;
+    if (j) {
+        const char *c = json_string_value(json_object_get(j, "tlsCertFile"));
+        const char *k = json_string_value(json_object_get(j, "tlsKeyFile"));
+        if (c) cert = tls_param_path(c, strlen(c));
+        if (k) key = tls_param_path(k, strlen(k));
+        json_decref(j);
+    } else {
+        for (const char *p = params; p && *p;) {
+            size_t n = strcspn(p, ",");
+            const char *colon = memchr(p, ':', n);
+            if (colon) {
+                size_t kl = (size_t)(colon - p), vl = n - kl - 1;
+                if (kl == 11 && !strncmp(p, "tlsCertFile", kl))
+                    cert = tls_param_path(colon + 1, vl);
+                if (kl == 10 && !strncmp(p, "tlsKeyFile", kl)) key = tls_param_path(colon + 1, vl);
+            }
+            p += n + (p[n] == ',');
+        }
+    }
+    if (!cert || !key || !*cert || !*key)
+        cli_fail("%s needs --auth-params tlsCertFile:/path/cert.pem,tlsKeyFile:/path/key.pem",
+                 TLS_PLUGIN);
+    cli_tls.cert_file = cert;
+    cli_tls.key_file = key;
+}
+
+/* A boolean of client.conf or an option value: true only for "true" (any case), as Java's
+ * Boolean.parseBoolean. */
+static bool conf_true(const char *v)
+{
+    return v && !strcasecmp(v, "true");
+}
 
 /* The token from the auth plugin and its parameters (either may be NULL); NULL: no auth. */
 static char *auth_token(const char *plugin, const char *params)
 {
     if (plugin && strcmp(plugin, TOKEN_PLUGIN) && strcmp(plugin, "token"))
-        cli_fail("Unsupported auth plugin %s: magnetar-admin supports %s", plugin, TOKEN_PLUGIN);
+        cli_fail("Unsupported auth plugin %s: magnetar-admin supports %s and %s", plugin,
+                 TOKEN_PLUGIN, TLS_PLUGIN);
     if (!params) {
         if (plugin) cli_fail("%s needs --auth-params token:<jwt> or file:///path", TOKEN_PLUGIN);
         return NULL;
@@ -96,7 +167,8 @@ static char *auth_token(const char *plugin, const char *params)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *conf = NULL, *plugin = NULL, *params = NULL;
+    const char *url = NULL, *conf = NULL, *plugin = NULL, *params = NULL, *trust = NULL;
+    const char *insecure = NULL, *hostname = NULL; /* "true"/"false" when given */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((!strcmp(argv[i], "--admin-url") || !strcmp(argv[i], "--admin-url=")) && i + 1 < argc)
@@ -107,6 +179,13 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--auth-plugin=", 14)) plugin = argv[i] + 14;
         else if (!strcmp(argv[i], "--auth-params") && i + 1 < argc) params = argv[++i];
         else if (!strncmp(argv[i], "--auth-params=", 14)) params = argv[i] + 14;
+        else if (!strcmp(argv[i], "--tls-trust-cert-path") && i + 1 < argc) trust = argv[++i];
+        else if (!strncmp(argv[i], "--tls-trust-cert-path=", 22)) trust = argv[i] + 22;
+        else if (!strcmp(argv[i], "--tls-allow-insecure")) insecure = "true";
+        else if (!strncmp(argv[i], "--tls-allow-insecure=", 21)) insecure = argv[i] + 21;
+        else if (!strcmp(argv[i], "--tls-enable-hostname-verification")) hostname = "true";
+        else if (!strncmp(argv[i], "--tls-enable-hostname-verification=", 35))
+            hostname = argv[i] + 35;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -131,8 +210,21 @@ int main(int argc, char **argv)
         plugin = conf_plugin = conf_value(conf_file, "authPlugin");
         params = conf_params = conf_value(conf_file, "authParams");
     }
-    char *token = auth_token(plugin, params);
+    char *token = NULL;
+    if (is_tls_plugin(plugin))
+        tls_auth_params(params);
+    else
+        token = auth_token(plugin, params);
     cli_token = token;
+    /* TLS: the command line wins over the file, key by key */
+    char *conf_trust = NULL, *conf_insecure = NULL, *conf_hostname = NULL;
+    if (!trust) trust = conf_trust = conf_value(conf_file, "tlsTrustCertsFilePath");
+    if (!insecure) insecure = conf_insecure = conf_value(conf_file, "tlsAllowInsecureConnection");
+    if (!hostname)
+        hostname = conf_hostname = conf_value(conf_file, "tlsEnableHostnameVerification");
+    cli_tls.trust_file = trust;
+    cli_tls.allow_insecure = conf_true(insecure);
+    cli_tls.verify_hostname = conf_true(hostname);
     static char base[1024];
     snprintf(base, sizeof base, "%s", url);
     size_t bl = strlen(base);
@@ -171,6 +263,11 @@ int main(int argc, char **argv)
     free(conf_plugin);
     free(conf_params);
     free(token);
+    free(conf_trust);
+    free(conf_insecure);
+    free(conf_hostname);
+    free((char *)cli_tls.cert_file);
+    free((char *)cli_tls.key_file);
     curl_global_cleanup();
     return rc;
 }

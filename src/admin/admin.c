@@ -3,11 +3,19 @@
  * query and body into an admin_req_t, posts it to the loop, and waits on a condition variable
  * until a route handler (loop thread) has answered. Also start-up, shutdown and the periodic
  * policy timer (retentionCheckIntervalInSeconds): retention, TTL and backlog-quota eviction
- * (policies_enforce_all), then subscription expiration (aops_subs_expire_inactive). */
+ * (policies_enforce_all), then subscription expiration (aops_subs_expire_inactive).
+ *
+ * HTTPS (webServicePortTls, off by default): a second daemon with MHD_USE_TLS (GnuTLS inside
+ * libmicrohttpd) on its own listening socket, same handler and same admin_t, so both ports
+ * serve the same routes with the same authentication. With tlsTrustCertsFilePath a client
+ * certificate is asked for; libmicrohttpd neither verifies it nor can refuse a handshake without
+ * one, so the HTTP thread checks it on every request (tlsRequireTrustedClientCertOnConnect:
+ * 401 without one) and, with AuthenticationProviderTls, takes its common name as the role. */
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -18,6 +26,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "admin/admin_int.h"
 #include "broker/admin_ops.h"
@@ -36,6 +47,14 @@ typedef struct admin {
     bool stopping;
     admin_req_t *abandoned;
     struct health *health; /* health checks waiting for the disk (routes_misc.c; loop thread) */
+    /* HTTPS (webServicePortTls); d_tls NULL = off. The PEM texts stay allocated while d_tls
+     * runs: libmicrohttpd keeps the pointers it was given. */
+    struct MHD_Daemon *d_tls;
+    int fd_tls;
+    char *tls_cert, *tls_key, *tls_trust;
+    bool cert_required; /* tlsRequireTrustedClientCertOnConnect */
+    bool cert_insecure; /* tlsAllowInsecureConnection: an optional certificate may fail */
+    char tls_start_err[256]; /* libmicrohttpd's last message (guarded by mu) */
 } admin_t;
 
 struct health **admin_health_list(broker_t *b) { return &((admin_t *)b->admin)->health; }
@@ -245,13 +264,20 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
 }
 
 /* Authentication (HTTP thread; auth_token_role may run on any thread): the role from
- * `Authorization: Bearer <token>`, else anonymousUserRole. 0 with r->role set, or -1 with the
- * reason for the 401. A token that does not verify is refused even when an anonymous role is
- * configured: a client that sends credentials wants them checked. */
-static int authenticate(mg_auth_t *auth, struct MHD_Connection *c, admin_req_t *r, char *err,
-                        size_t errlen)
+ * `Authorization: Bearer <token>`, else (AuthenticationProviderTls) the common name of the
+ * verified client certificate cert_cn ("" when none), else anonymousUserRole. 0 with r->role
+ * set, or -1 with the reason for the 401. A token that does not verify is refused even when an
+ * anonymous role or a certificate would do: a client that sends credentials wants them
+ * checked. */
+static int authenticate(mg_auth_t *auth, struct MHD_Connection *c, const char *cert_cn,
+                        admin_req_t *r, char *err, size_t errlen)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h && cert_cn[0] && auth_tls_enabled(auth)) {
+        snprintf(r->role, sizeof r->role, "%s", cert_cn);
+        r->authenticated = true;
+        return 0;
+    }
     if (!h) {
         const char *anon = auth_anonymous_role(auth);
         if (!anon) {
@@ -294,6 +320,53 @@ static bool path_ok(const char *url)
     return true;
 }
 
+/* The client certificate of a request (HTTP thread). libmicrohttpd asks for one when it has a
+ * trust list (tlsTrustCertsFilePath, MHD_OPTION_HTTPS_MEM_TRUST) and gives GnuTLS that list,
+ * which verifies the chain here. 0 with the verified certificate's common name in cn ("" when
+ * there is none: no certificate, the plain port, no trust list, or an unverified certificate let
+ * through by tlsAllowInsecureConnection, which Pulsar then does not use for authentication), or
+ * -1 with the reason for a 401: no certificate when one is required, or one that does not
+ * verify (required ones always must, as on the binary port's tls.c). */
+static int client_cert_check(admin_t *a, struct MHD_Connection *c, char *cn, size_t cnlen,
+                             char *err, size_t errlen)
+{
+    cn[0] = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!a->tls_trust || !ci || !ci->tls_session) return 0;
+    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+    unsigned n = 0;
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+    if (!chain || n == 0) {
+        if (!a->cert_required) return 0;
+        snprintf(err, errlen,
+                 "A trusted client certificate is required (tlsRequireTrustedClientCertOnConnect)");
+        return -1;
+    }
+    unsigned status = 0;
+    int rc = gnutls_certificate_verify_peers2(s, &status);
+    if ((rc || status) && a->cert_insecure && !a->cert_required) return 0;
+    if (rc || status) {
+        const char *why = rc                                        ? "it cannot be verified"
+                          : (status & GNUTLS_CERT_SIGNER_NOT_FOUND) ? "its issuer is not trusted"
+                          : (status & GNUTLS_CERT_EXPIRED)          ? "it has expired"
+                          : (status & GNUTLS_CERT_NOT_ACTIVATED)    ? "it is not yet valid"
+                          : (status & GNUTLS_CERT_REVOKED)          ? "it is revoked"
+                                                                    : "it is invalid";
+        snprintf(err, errlen, "The client certificate is not trusted: %s", why);
+        log_info("admin HTTPS: refused a client certificate: %s", why);
+        return -1;
+    }
+    /* the leaf's subject CN (DER from GnuTLS, read with OpenSSL, which the broker links) */
+    const unsigned char *der = chain[0].data;
+    X509 *x = d2i_X509(NULL, &der, (long)chain[0].size);
+    if (x &&
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, (int)cnlen) < 0)
+        cn[0] = 0;
+    X509_free(x);
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -325,6 +398,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    char cert_cn[256], cert_err[256];
+    if (client_cert_check(a, c, cert_cn, sizeof cert_cn, cert_err, sizeof cert_err))
+        return send_error(c, 401, cert_err);
     if (cc->too_large) return send_error(c, 413, "Request body is too large");
     if (!path_ok(url)) return send_error(c, 400, "Invalid characters in the request path");
     if (strlen(url) > 8000) return send_error(c, 414, "Request path is too long");
@@ -346,7 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->segs[r->nseg++] = tok;
     if (a->b->auth && !is_open_path(r->segs, r->nseg)) {
         char err[512];
-        if (authenticate(a->b->auth, c, r, err, sizeof err)) {
+        if (authenticate(a->b->auth, c, cert_cn, r, err, sizeof err)) {
             areq_free(r);
             return send_error(c, 401, err);
         }
@@ -385,6 +461,169 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* The whole PEM file at path (NUL-terminated, mg_malloc'd), for config key `key`; NULL with
+ * err naming the key and the file. */
+static char *read_pem(const char *key, const char *path, char *err, size_t errlen)
+{
+    if (!path[0]) {
+        snprintf(err, errlen, "webServicePortTls is on but %s is not set", key);
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s %s: cannot read: %s", key, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 16384, n = 0, k;
+    char *buf = mg_malloc(cap);
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 < cap) continue;
+        char *nb = cap < 4 * 1024 * 1024 ? mg_realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            mg_free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    bool bad = ferror(f);
+    int e = errno;
+    fclose(f);
+    if (!buf || bad) {
+        snprintf(err, errlen, "%s %s: cannot read: %s", key, path,
+                 buf ? strerror(e) : "too large or out of memory");
+        mg_free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (!strstr(buf, "-----BEGIN ")) {
+        snprintf(err, errlen, "%s %s: not a PEM file", key, path);
+        mg_free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void free_secret(char *p)
+{
+    if (!p) return;
+    explicit_bzero(p, strlen(p));
+    mg_free(p);
+}
+
+static void tls_free(admin_t *a)
+{
+    mg_free(a->tls_cert);
+    free_secret(a->tls_key);
+    mg_free(a->tls_trust);
+    a->tls_cert = a->tls_key = a->tls_trust = NULL;
+}
+
+/* libmicrohttpd's own messages for the HTTPS daemon (any thread): kept for the start-up error,
+ * logged at debug level (a plain-HTTP client on the TLS port is no news). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    admin_t *a = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = 0;
+    log_debug("admin HTTPS: %s", msg);
+    pthread_mutex_lock(&a->mu);
+    snprintf(a->tls_start_err, sizeof a->tls_start_err, "%s", msg);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* The HTTPS port, -1 when off: webServicePortTls, else 8443 with the deprecated tlsEnabled. */
+static int tls_port(const mg_config_t *cfg)
+{
+    if (cfg->web_service_port_tls >= 0) return cfg->web_service_port_tls;
+    return cfg->tls_enabled ? 8443 : -1;
+}
+
+/* Read and check what HTTPS needs before anything listens (loop thread). 0 (also when off), or
+ * -1 with err. */
+static int tls_prepare(admin_t *a, char *err, size_t errlen)
+{
+    const mg_config_t *cfg = a->b->cfg;
+    if (tls_port(cfg) < 0) return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "webServicePortTls: this libmicrohttpd was built without TLS");
+        return -1;
+    }
+    if (!(a->tls_cert =
+              read_pem("tlsCertificateFilePath", cfg->tls_certificate_file, err, errlen)) ||
+        !(a->tls_key = read_pem("tlsKeyFilePath", cfg->tls_key_file, err, errlen)))
+        goto fail;
+    a->cert_required = cfg->tls_require_trusted_client_cert;
+    a->cert_insecure = cfg->tls_allow_insecure_connection;
+    /* libmicrohttpd only asks for a client certificate when it has a trust list */
+    if (!cfg->tls_trust_certs_file[0] && !a->cert_required) return 0;
+    if (!cfg->tls_trust_certs_file[0]) {
+        snprintf(err, errlen,
+                 "tlsRequireTrustedClientCertOnConnect=true needs tlsTrustCertsFilePath");
+        goto fail;
+    }
+    if (!(a->tls_trust = read_pem("tlsTrustCertsFilePath", cfg->tls_trust_certs_file, err, errlen)))
+        goto fail;
+    /* libmicrohttpd does not check the client's certificate: the handler does, with GnuTLS
+     * (libmicrohttpd's TLS library), in client_cert_check */
+    return 0;
+fail:
+    tls_free(a);
+    return -1;
+}
+
+/* Start the HTTPS daemon (loop thread), after tls_prepare. 0 (also when off), or -1 with err. */
+static int tls_start(admin_t *a, char *err, size_t errlen)
+{
+    broker_t *b = a->b;
+    if (!a->tls_cert) return 0;
+    a->fd_tls = net_listen("webServicePortTls", b->cfg->bind_address, tls_port(b->cfg), false, 256,
+                           &b->web_port_tls, err, errlen);
+    if (a->fd_tls < 0) {
+        b->web_port_tls = -1;
+        return -1;
+    }
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_LISTEN_SOCKET, a->fd_tls, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, a},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
+        {a->tls_trust ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, a->tls_trust},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    a->d_tls =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                             MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!a->d_tls) {
+        pthread_mutex_lock(&a->mu);
+        snprintf(err, errlen,
+                 "cannot start the HTTPS server on port %d (tlsCertificateFilePath %s, "
+                 "tlsKeyFilePath %s): %s; is the key the certificate's, both PEM?",
+                 b->web_port_tls, b->cfg->tls_certificate_file, b->cfg->tls_key_file,
+                 a->tls_start_err[0] ? a->tls_start_err : "libmicrohttpd refused");
+        pthread_mutex_unlock(&a->mu);
+        close(a->fd_tls);
+        b->web_port_tls = -1;
+        return -1;
+    }
+    const char *host = b->cfg->advertised_address[0] ? b->cfg->advertised_address : "localhost";
+    snprintf(b->web_url_tls, sizeof b->web_url_tls, "https://%s:%d", host, b->web_port_tls);
+    log_info("admin HTTPS on port %d; client certificates: %s%s", b->web_port_tls,
+             !a->tls_trust      ? "not asked for"
+             : a->cert_required ? "required"
+                                : "optional",
+             a->tls_trust && a->cert_insecure && !a->cert_required ? ", untrusted ones ignored"
+                                                                   : "");
+    return 0;
+}
+
 int admin_start(struct broker *b, char *err, size_t errlen)
 {
     admin_t *a = mg_calloc(1, sizeof *a);
@@ -393,14 +632,13 @@ int admin_start(struct broker *b, char *err, size_t errlen)
         return -1;
     }
     a->b = b;
+    a->fd_tls = -1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    if (tls_prepare(a, err, errlen)) goto fail;
     a->fd = net_listen("webServicePort", b->cfg->bind_address, b->cfg->web_service_port, false,
                         256, &b->web_port, err, errlen);
-    if (a->fd < 0) {
-        mg_free(a);
-        return -1;
-    }
+    if (a->fd < 0) goto fail;
     a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                 MHD_USE_POLL,
                             0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
@@ -410,11 +648,20 @@ int admin_start(struct broker *b, char *err, size_t errlen)
     if (!a->d) {
         snprintf(err, errlen, "cannot start the HTTP server on port %d", b->web_port);
         close(a->fd);
-        mg_free(a);
-        return -1;
+        goto fail;
+    }
+    if (tls_start(a, err, errlen)) {
+        MHD_stop_daemon(a->d);
+        goto fail;
     }
     b->admin = a;
     return 0;
+fail:
+    tls_free(a);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    mg_free(a);
+    return -1;
 }
 
 static int policy_timer(mg_loop_t *l, uint64_t id, void *arg)
@@ -441,6 +688,8 @@ void admin_stop(struct broker *b)
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
     MHD_stop_daemon(a->d); /* joins the connection threads; closes the listening socket */
+    if (a->d_tls) MHD_stop_daemon(a->d_tls);
+    tls_free(a);
     /* requests the loop never ran: their loop tasks are dropped by loop_free */
     while (a->abandoned) {
         admin_req_t *r = a->abandoned;

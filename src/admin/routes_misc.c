@@ -144,7 +144,11 @@ void route_lookup(admin_req_t *r)
     if (topic_name_parse(name, &tn, err, sizeof err)) return reply_err(r, 412, "%s", err);
     if (!namespace_exists(b, tn.tenant, tn.ns))
         return reply_err(r, 404, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
-    json_t *o = json_pack("{s:s,s:n,s:s,s:n,s:s}", "brokerUrl", b->service_url, "brokerUrlTls",
-                          "httpUrl", b->web_url, "httpUrlTls", "nativeUrl", b->service_url);
+    /* Pulsar's LookupData: the TLS URLs are null while their port is off */
+    json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:s}", "brokerUrl", b->service_url, "brokerUrlTls",
+                          b->service_url_tls[0] ? json_string(b->service_url_tls) : json_null(),
+                          "httpUrl", b->web_url, "httpUrlTls",
+                          b->web_url_tls[0] ? json_string(b->web_url_tls) : json_null(),
+                          "nativeUrl", b->service_url);
     reply_json(r, 200, o);
 }

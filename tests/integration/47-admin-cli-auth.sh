@@ -71,7 +71,7 @@ ok A --auth-plugin $PLUGIN --auth-params "file://$DIR/admin.token" clusters list
 ok A --auth-plugin $PLUGIN --auth-params "{\"token\":\"$ADMIN_T\"}" tenants get public
 has allowedClusters
 ok A "--auth-plugin=$PLUGIN" "--auth-params=token:$ADMIN_T" brokers healthcheck; has ok
-fails A --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationTls --auth-params x tenants list
+fails A --auth-plugin org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2 --auth-params x tenants list
 has "Unsupported auth plugin"
 fails A --auth-plugin $PLUGIN tenants list; has "auth-params"
 

@@ -20,6 +20,18 @@ typedef struct cli_res {
 extern const char *cli_url;     /* webServiceUrl without a trailing slash */
 extern const char *cli_token;   /* sent as `Authorization: Bearer <token>`; NULL: none */
 
+/* TLS of an https:// URL, as pulsar-admin's options and client.conf keys name it. */
+typedef struct cli_tls {
+    const char *trust_file; /* --tls-trust-cert-path, tlsTrustCertsFilePath; NULL: system CAs */
+    bool allow_insecure;    /* --tls-allow-insecure, tlsAllowInsecureConnection: no check of
+                             * the broker's certificate */
+    bool verify_hostname;   /* --tls-enable-hostname-verification,
+                             * tlsEnableHostnameVerification (false by default, as Pulsar) */
+    const char *cert_file;  /* AuthenticationTls tlsCertFile: client certificate; NULL: none */
+    const char *key_file;   /* AuthenticationTls tlsKeyFile */
+} cli_tls_t;
+extern cli_tls_t cli_tls;
+
 /* The token of Pulsar's AuthenticationToken parameters (--auth-params, authParams):
  * "token:<jwt>", "file:///path" (the file holds the token), {"token": "<jwt>"}, or the token
  * itself. Returns a malloc'd token, or exits with a message. */

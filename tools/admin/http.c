@@ -10,6 +10,7 @@
 
 const char *cli_url = "http://localhost:8080";
 const char *cli_token = NULL;
+cli_tls_t cli_tls = {0};
 
 char *cli_token_from_params(const char *params)
 {
@@ -97,11 +98,20 @@ long cli_http(const char *method, const char *path, const char *body, cli_res_t 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    char why[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, why);
+    /* TLS (https:// URLs only; curl ignores these for http://) */
+    if (cli_tls.trust_file) curl_easy_setopt(c, CURLOPT_CAINFO, cli_tls.trust_file);
+    if (cli_tls.allow_insecure) curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    if (cli_tls.allow_insecure || !cli_tls.verify_hostname)
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    if (cli_tls.cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, cli_tls.cert_file);
+    if (cli_tls.key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, cli_tls.key_file);
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else {
         free(b.buf);
-        b.buf = strdup(curl_easy_strerror(rc));
+        b.buf = strdup(why[0] ? why : curl_easy_strerror(rc));
         b.len = strlen(b.buf);
     }
     curl_slist_free_all(h);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "PulsarApi.pb-c.h"
@@ -336,7 +337,11 @@ int cmd_topics(const char *sub, cli_args_t *a)
     } else if (!strcmp(sub, "lookup")) {
         snprintf(sp, sizeof sp, "/lookup/v2/topic/%s", path + strlen("/admin/v2/"));
         json_t *r = cli_call("GET", sp, NULL);
-        printf("%s\n", json_string_value(json_object_get(r, "brokerUrl")));
+        /* as pulsar-admin: brokerUrlTls when talking HTTPS ("null" when the broker has no
+         * brokerServicePortTls), else brokerUrl */
+        bool tls = !strncasecmp(cli_url, "https://", 8);
+        const char *u = json_string_value(json_object_get(r, tls ? "brokerUrlTls" : "brokerUrl"));
+        printf("%s\n", u ? u : "null");
         json_decref(r);
     } else {
         cli_fail("Unknown command 'topics %s' (see magnetar-admin --help)", sub);

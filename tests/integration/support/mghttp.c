@@ -35,12 +35,13 @@ long mgt_http(int port, const char *method, const char *path, const char *body, 
     return mgt_http_auth(port, method, path, body, follow, NULL, r);
 }
 
-long mgt_http_auth(int port, const char *method, const char *path, const char *body, bool follow,
-                   const char *token, mgt_http_res_t *r)
+/* One request; tls NULL: plain HTTP. */
+static long request(int port, const mgt_tls_t *tls, const char *method, const char *path,
+                    const char *body, bool follow, const char *token, mgt_http_res_t *r)
 {
     memset(r, 0, sizeof *r);
     char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls ? "https" : "http", port, path);
     CURL *c = curl_easy_init();
     if (!c) return 0;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -62,14 +63,41 @@ long mgt_http_auth(int port, const char *method, const char *path, const char *b
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
+    if (tls) {
+        if (tls->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
+        if (tls->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, tls->cert_file);
+        if (tls->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, tls->key_file);
+        if (tls->insecure) {
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    else fprintf(stderr, "%s %s: %s\n", method, url, curl_easy_strerror(rc));
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    } else {
+        if (!r->err[0]) snprintf(r->err, sizeof r->err, "%s", curl_easy_strerror(rc));
+        fprintf(stderr, "%s %s: %s\n", method, url, r->err);
+    }
     curl_slist_free_all(h);
     free(authz);
     curl_easy_cleanup(c);
     if (!r->body) r->body = calloc(1, 1);
     return r->status;
+}
+
+long mgt_http_auth(int port, const char *method, const char *path, const char *body, bool follow,
+                   const char *token, mgt_http_res_t *r)
+{
+    return request(port, NULL, method, path, body, follow, token, r);
+}
+
+long mgt_https(int port, const mgt_tls_t *tls, const char *method, const char *path,
+               const char *body, const char *token, mgt_http_res_t *r)
+{
+    static const mgt_tls_t system_cas = {0};
+    return request(port, tls ? tls : &system_cas, method, path, body, false, token, r);
 }
 
 void mgt_http_res_free(mgt_http_res_t *r)
