@@ -68,8 +68,14 @@ static void bootstrap(broker_t *b)
     if (meta_get(b->meta, key, &v, &n) == 0) {
         mg_free(v);
     } else {
-        snprintf(val, sizeof val,
-                 "{\"serviceUrl\":\"%s\",\"brokerServiceUrl\":\"%s\"}", b->web_url, b->service_url);
+        int k = snprintf(val, sizeof val, "{\"serviceUrl\":\"%s\",\"brokerServiceUrl\":\"%s\"",
+                         b->web_url, b->service_url);
+        if (b->web_url_tls[0]) /* ClusterData's TLS URLs, when those ports are on */
+            k += snprintf(val + k, sizeof val - (size_t)k, ",\"serviceUrlTls\":\"%s\"", b->web_url_tls);
+        if (b->service_url_tls[0])
+            k += snprintf(val + k, sizeof val - (size_t)k, ",\"brokerServiceUrlTls\":\"%s\"",
+                          b->service_url_tls);
+        snprintf(val + k, sizeof val - (size_t)k, "}");
         meta_put(b->meta, key, val, strlen(val), true);
     }
     if (meta_get(b->meta, "/admin/policies/public", &v, &n) == 0) {

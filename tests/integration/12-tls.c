@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mghttp.h"
 #include "mgtest.h"
 
 #define T(x) PULSAR__PROTO__BASE_COMMAND__TYPE__##x
@@ -137,6 +138,15 @@ static void test_produce_consume(void **s)
     mgt_close(live);
     mgt_close(p);
     free(m);
+    /* the cluster's record names the TLS URL too (Pulsar's ClusterData.brokerServiceUrlTls) */
+    mgt_http_res_t r;
+    assert_int_equal(mgt_http(B->web_port, "GET", "/admin/v2/clusters/standalone", NULL, false, &r),
+                     200);
+    char want[96];
+    snprintf(want, sizeof want, "\"brokerServiceUrlTls\":\"pulsar+ssl://localhost:%d\"",
+             B->port_tls);
+    if (!strstr(r.body, want)) fail_msg("cluster record %s lacks %s", r.body, want);
+    mgt_http_res_free(&r);
 }
 
 static void test_refusals(void **s)
