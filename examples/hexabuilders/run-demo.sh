@@ -12,7 +12,8 @@
 #
 # BIN_DIR: where magnetar-admin and the hexabuilders-* programs are (default build/bin).
 # AUTH_PARAMS: with token authentication on (broker-secure.conf), token:<jwt> or
-# file:///path/to/token, given to magnetar-admin and to both services.
+# file:///path/to/token, given to magnetar-admin and to both services. TLS_TRUST: the CA file
+# for pulsar+ssl:// and https:// URLs.
 # Exit status 0 when every event was produced, every good one consumed, every poison one
 # dead-lettered.
 set -u
@@ -31,14 +32,14 @@ CPID=
 cleanup() { [ -n "$CPID" ] && kill "$CPID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 AUTH_PARAMS=${AUTH_PARAMS:-}
-export MAGNETAR_AUTH_PARAMS=$AUTH_PARAMS  # read by the hexabuilders-* programs
+TLS_TRUST=${TLS_TRUST:-}
+export MAGNETAR_AUTH_PARAMS=$AUTH_PARAMS MAGNETAR_TLS_TRUST_CERTS=$TLS_TRUST # for hexabuilders-*
 ADMIN() {
-  if [ -n "$AUTH_PARAMS" ]; then
-    "$BIN_DIR/magnetar-admin" --admin-url "$ADMIN_URL" --auth-plugin \
-      org.apache.pulsar.client.impl.auth.AuthenticationToken --auth-params "$AUTH_PARAMS" "$@"
-  else
-    "$BIN_DIR/magnetar-admin" --admin-url "$ADMIN_URL" "$@"
-  fi
+  set -- --admin-url "$ADMIN_URL" "$@"
+  [ -n "$TLS_TRUST" ] && set -- --tls-trust-cert-path "$TLS_TRUST" "$@"
+  [ -n "$AUTH_PARAMS" ] && set -- --auth-plugin org.apache.pulsar.client.impl.auth.AuthenticationToken \
+    --auth-params "$AUTH_PARAMS" "$@"
+  "$BIN_DIR/magnetar-admin" "$@"
 }
 
 echo "== 1. provisioning: magnetar-admin apply -f hexabuilders.yaml ($ADMIN_URL)"
