@@ -521,53 +521,55 @@ bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
     return ok;
 }
 
-void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns)
-{
-    if (!b->cfg->authorization_enabled) return;
-    /* collected first: closing changes the maps being walked */
-    size_t n = 0, cap = 0;
+/* What auth_recheck_namespace closes: collected first, since closing changes the maps walked. */
+typedef struct victims {
     struct victim {
         void *who;
         bool producer;
-    } *v = NULL;
+    } * v;
+    size_t n, cap;
+} victims_t;
+
+static void victims_add(victims_t *vs, void *who, bool producer)
+{
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 16;
+        struct victim *nv = mg_realloc(vs->v, cap * sizeof *nv);
+        if (!nv) return; /* out of memory: that one stays open until it reconnects */
+        vs->v = nv;
+        vs->cap = cap;
+    }
+    vs->v[vs->n++] = (struct victim){who, producer};
+}
+
+void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns)
+{
+    if (!b->cfg->authorization_enabled) return;
+    victims_t vs = {0};
     void *tv, *x;
     for (size_t it = 0; map_next(&b->topics, &it, NULL, NULL, &tv);) {
         topic_t *t = tv;
         if (strcmp(t->tn.tenant, tenant) || strcmp(t->tn.ns, ns)) continue;
         for (size_t j = 0; map_next(&t->producers, &j, NULL, NULL, &x);) {
             producer_t *p = x;
-            if (!p->conn || auth_can(b, p->conn->role, t->name, AUTH_PRODUCE)) continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                struct victim *nv = mg_realloc(v, cap * sizeof *v);
-                if (!nv) goto close;
-                v = nv;
-            }
-            v[n++] = (struct victim){p, true};
+            if (p->conn && !auth_can(b, p->conn->role, t->name, AUTH_PRODUCE))
+                victims_add(&vs, p, true);
         }
-        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);) {
-            for (consumer_t *cs = ((subscription_t *)x)->consumers; cs; cs = cs->next_in_sub) {
-                if (!cs->conn || auth_can(b, cs->conn->role, t->name, AUTH_CONSUME)) continue;
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 16;
-                    struct victim *nv = mg_realloc(v, cap * sizeof *v);
-                    if (!nv) goto close;
-                    v = nv;
-                }
-                v[n++] = (struct victim){cs, false};
-            }
-        }
+        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);)
+            for (consumer_t *cs = ((subscription_t *)x)->consumers; cs; cs = cs->next_in_sub)
+                if (cs->conn && !auth_can(b, cs->conn->role, t->name, AUTH_CONSUME))
+                    victims_add(&vs, cs, false);
     }
-close:
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < vs.n; i++) {
+        bool prod = vs.v[i].producer;
         log_info("%s/%s: permissions changed: closing a %s that may no longer %s", tenant, ns,
-                 v[i].producer ? "producer" : "consumer", v[i].producer ? "produce" : "consume");
-        if (v[i].producer)
-            producer_close(v[i].who, true);
+                 prod ? "producer" : "consumer", prod ? "produce" : "consume");
+        if (prod)
+            producer_close(vs.v[i].who, true);
         else
-            consumer_close(v[i].who, true);
+            consumer_close(vs.v[i].who, true);
     }
-    mg_free(v);
+    mg_free(vs.v);
 }
 
 /* --- token creation, for `magnetar tokens` ------------------------------------------------ */

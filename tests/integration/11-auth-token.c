@@ -77,20 +77,7 @@ static mgt_conn_t *connect_with(int port, const char *method, const char *token,
                                 int *rc)
 {
     mgt_conn_t *c = mgt_connect(port, false);
-    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-    cmd.type = T(CONNECT);
-    cmd.connect = &cc;
-    cc.client_version = "it-auth";
-    cc.has_protocol_version = 1;
-    cc.protocol_version = 21;
-    cc.auth_method_name = (char *)method;
-    if (token) {
-        cc.has_auth_data = 1;
-        cc.auth_data.data = (uint8_t *)token;
-        cc.auth_data.len = strlen(token);
-    }
-    assert_int_equal(mgt_send_cmd(c, &cmd), 0);
+    assert_int_equal(mgt_send_connect(c, "it-auth", 21, method, token, -1), 0);
     *rc = mgt_recv(c, f, 3000);
     return c;
 }
@@ -300,22 +287,7 @@ static void test_anonymous_role_and_bad_key(void **s)
 static mgt_conn_t *connect_refreshable(int port, const char *token, bool refresh)
 {
     mgt_conn_t *c = mgt_connect(port, false);
-    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-    Pulsar__Proto__FeatureFlags ff = PULSAR__PROTO__FEATURE_FLAGS__INIT;
-    cmd.type = T(CONNECT);
-    cmd.connect = &cc;
-    cc.client_version = "it-auth-refresh";
-    cc.has_protocol_version = 1;
-    cc.protocol_version = 21;
-    cc.auth_method_name = "token";
-    cc.has_auth_data = 1;
-    cc.auth_data.data = (uint8_t *)token;
-    cc.auth_data.len = strlen(token);
-    ff.has_supports_auth_refresh = 1;
-    ff.supports_auth_refresh = refresh;
-    cc.feature_flags = &ff;
-    assert_int_equal(mgt_send_cmd(c, &cmd), 0);
+    assert_int_equal(mgt_send_connect(c, "it-auth-refresh", 21, "token", token, refresh), 0);
     frame_t f;
     assert_int_equal(mgt_recv(c, &f, 3000), 1);
     assert_int_equal(f.cmd->type, T(CONNECTED));

@@ -157,14 +157,7 @@ static void test_refusals(void **s)
     assert_non_null(strstr(err, "certificate verify failed"));
     /* plain frames on the TLS port: that connection ends */
     mgt_conn_t *c = mgt_connect(B->port_tls, false);
-    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-    cmd.type = T(CONNECT);
-    cmd.connect = &cc;
-    cc.client_version = "plain";
-    cc.has_protocol_version = 1;
-    cc.protocol_version = 21;
-    mgt_send_cmd(c, &cmd);
+    mgt_send_connect(c, "plain", 21, NULL, NULL, -1);
     frame_t f;
     assert_int_equal(mgt_recv(c, &f, 3000), -1);
     mgt_close(c);
@@ -192,14 +185,7 @@ static void test_client_certificates(void **s)
     /* without a certificate: refused in the handshake (TLS 1.2) or at the first read (1.3) */
     mgt_conn_t *c = mgt_connect_tls(m->port_tls, ca, NULL, NULL, false, err, sizeof err);
     if (c) {
-        pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-        Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-        cmd.type = T(CONNECT);
-        cmd.connect = &cc;
-        cc.client_version = "no-cert";
-        cc.has_protocol_version = 1;
-        cc.protocol_version = 21;
-        mgt_send_cmd(c, &cmd);
+        mgt_send_connect(c, "no-cert", 21, NULL, NULL, -1);
         frame_t f;
         assert_int_equal(mgt_recv(c, &f, 3000), -1);
         mgt_close(c);
@@ -210,15 +196,7 @@ static void test_client_certificates(void **s)
     for (int with_method = 0; with_method < 2; with_method++) {
         c = mgt_connect_tls(m->port_tls, ca, ccert, ckey, false, err, sizeof err);
         if (!c) fail_msg("with a client certificate: %s", err);
-        pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-        Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-        cmd.type = T(CONNECT);
-        cmd.connect = &cc;
-        cc.client_version = "mtls";
-        cc.has_protocol_version = 1;
-        cc.protocol_version = 21;
-        cc.auth_method_name = with_method ? "tls" : NULL;
-        mgt_send_cmd(c, &cmd);
+        mgt_send_connect(c, "mtls", 21, with_method ? "tls" : NULL, NULL, -1);
         assert_int_equal(mgt_recv(c, &f, 3000), 1);
         if (!with_method) { /* no method: no role, and no anonymous role here */
             assert_int_equal(f.cmd->type, T(ERROR));

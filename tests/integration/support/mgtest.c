@@ -237,21 +237,37 @@ mgt_conn_t *mgt_connect_tls(int port, const char *ca_file, const char *cert, con
     return c;
 }
 
+int mgt_send_connect(mgt_conn_t *c, const char *client_version, int protocol_version,
+                     const char *auth_method, const char *auth_data, int supports_auth_refresh)
+{
+    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
+    Pulsar__Proto__FeatureFlags ff = PULSAR__PROTO__FEATURE_FLAGS__INIT;
+    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT;
+    cmd.connect = &cc;
+    cc.client_version = (char *)client_version;
+    cc.has_protocol_version = 1;
+    cc.protocol_version = protocol_version;
+    cc.auth_method_name = (char *)auth_method;
+    if (auth_data) {
+        cc.has_auth_data = 1;
+        cc.auth_data.data = (uint8_t *)auth_data;
+        cc.auth_data.len = strlen(auth_data);
+    }
+    if (supports_auth_refresh >= 0) {
+        ff.has_supports_auth_refresh = 1;
+        ff.supports_auth_refresh = supports_auth_refresh;
+        cc.feature_flags = &ff;
+    }
+    return mgt_send_cmd(c, &cmd);
+}
+
 static void pulsar_handshake(mgt_conn_t *c)
 {
-    {
-        Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-        Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-        cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT;
-        cmd.connect = &cc;
-        cc.client_version = "mgtest";
-        cc.has_protocol_version = 1;
-        cc.protocol_version = 20;
-        assert_int_equal(mgt_send_cmd(c, &cmd), 0);
-        frame_t f;
-        assert_int_equal(mgt_recv(c, &f, 5000), 1);
-        assert_int_equal(f.cmd->type, PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED);
-    }
+    assert_int_equal(mgt_send_connect(c, "mgtest", 20, NULL, NULL, -1), 0);
+    frame_t f;
+    assert_int_equal(mgt_recv(c, &f, 5000), 1);
+    assert_int_equal(f.cmd->type, PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED);
 }
 
 void mgt_close(mgt_conn_t *c)

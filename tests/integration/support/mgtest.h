@@ -51,6 +51,10 @@ mgt_conn_t *mgt_connect(int port, bool handshake);
  * reason in err, when the TLS handshake fails. */
 mgt_conn_t *mgt_connect_tls(int port, const char *ca_file, const char *cert, const char *key,
                             bool handshake, char *err, size_t errlen);
+/* Send a CONNECT: auth_method / auth_data (a string) may be NULL; supports_auth_refresh < 0
+ * sends no feature flags. Returns mgt_send_cmd's result. */
+int mgt_send_connect(mgt_conn_t *c, const char *client_version, int protocol_version,
+                     const char *auth_method, const char *auth_data, int supports_auth_refresh);
 void mgt_close(mgt_conn_t *c);
 int mgt_send_raw(mgt_conn_t *c, const void *p, size_t n);
 int mgt_send_cmd(mgt_conn_t *c, const pb_cmd_t *cmd);
