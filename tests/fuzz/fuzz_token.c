@@ -11,25 +11,10 @@
 #include <string.h>
 
 #include "broker/auth.h"
+#include "common/alloc.h"
 #include "common/log.h"
 
 static mg_auth_t *hs, *rs, *es;
-
-static char *b64(const uint8_t *p, size_t n)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = malloc(n * 2 + 8), *q = o;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *q++ = t[v >> 18];
-        *q++ = t[(v >> 12) & 63];
-        *q++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        *q++ = i + 2 < n ? t[v & 63] : '=';
-    }
-    *q = 0;
-    return o;
-}
 
 /* A verifier for a new public key of the given type (EVP_PKEY_RSA or EVP_PKEY_EC). */
 static mg_auth_t *with_public_key(int type)
@@ -44,7 +29,7 @@ static mg_auth_t *with_public_key(int type)
     EVP_PKEY_CTX_free(c);
     uint8_t *der = NULL;
     int n = i2d_PUBKEY(k, &der);
-    char *enc = b64(der, (size_t)n);
+    char *enc = auth_base64(der, (size_t)n);
     mg_config_t cfg;
     config_defaults(&cfg);
     cfg.authentication_enabled = true;
@@ -54,7 +39,7 @@ static mg_auth_t *with_public_key(int type)
     char err[300];
     mg_auth_t *a = auth_new(&cfg, err, sizeof err);
     if (!a) abort();
-    free(enc);
+    mg_free(enc);
     OPENSSL_free(der);
     EVP_PKEY_free(k);
     return a;

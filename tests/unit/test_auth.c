@@ -232,22 +232,6 @@ static void test_rs256_and_key_confusion(void **s)
     mgt_rsa_free(rsa2);
 }
 
-static char *b64u(const uint8_t *p, size_t n)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *o = malloc(n * 2 + 4), *q = o;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *q++ = t[v >> 18];
-        *q++ = t[(v >> 12) & 63];
-        if (i + 1 < n) *q++ = t[(v >> 6) & 63];
-        if (i + 2 < n) *q++ = t[v & 63];
-    }
-    *q = 0;
-    return o;
-}
-
 static void test_es256(void **s)
 {
     (void)s;
@@ -265,7 +249,8 @@ static void test_es256(void **s)
     OPENSSL_free(d);
 
     const char *hdr = "{\"alg\":\"ES256\"}", *pl = "{\"sub\":\"edge\"}";
-    char *h = b64u((const uint8_t *)hdr, strlen(hdr)), *p = b64u((const uint8_t *)pl, strlen(pl));
+    char *h = mgt_b64url((const uint8_t *)hdr, strlen(hdr)),
+         *p = mgt_b64url((const uint8_t *)pl, strlen(pl));
     char in[512];
     snprintf(in, sizeof in, "%s.%s", h, p);
     EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -281,7 +266,7 @@ static void test_es256(void **s)
     BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32);
     BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32);
     ECDSA_SIG_free(es);
-    char *sg = b64u(raw, 64);
+    char *sg = mgt_b64url(raw, 64);
     char tok[1024];
     snprintf(tok, sizeof tok, "%s.%s", in, sg);
 
@@ -293,7 +278,7 @@ static void test_es256(void **s)
     expect_role(a, strdup(tok), "edge");
     raw[5] ^= 1;
     free(sg);
-    sg = b64u(raw, 64);
+    sg = mgt_b64url(raw, 64);
     snprintf(tok, sizeof tok, "%s.%s", in, sg);
     expect_refused(a, strdup(tok), "signature");
     /* an RS256 token against an EC key */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *b64url(const uint8_t *p, size_t n)
+char *mgt_b64url(const uint8_t *p, size_t n)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     char *o = malloc(n * 4 / 3 + 4), *q = o;
@@ -38,8 +38,8 @@ static char *signing_input(const char *alg, const char *sub, int64_t exp, const 
     if (exp >= 0) n += snprintf(pl + n, sizeof pl - (size_t)n, ",\"exp\":%lld", (long long)exp);
     if (extra) n += snprintf(pl + n, sizeof pl - (size_t)n, ",%s", extra);
     snprintf(pl + n, sizeof pl - (size_t)n, "}");
-    char *h = b64url((const uint8_t *)hdr, strlen(hdr)),
-         *p = b64url((const uint8_t *)pl, strlen(pl));
+    char *h = mgt_b64url((const uint8_t *)hdr, strlen(hdr)),
+         *p = mgt_b64url((const uint8_t *)pl, strlen(pl));
     char *out = malloc(strlen(h) + strlen(p) + 2);
     sprintf(out, "%s.%s", h, p);
     free(h);
@@ -49,7 +49,7 @@ static char *signing_input(const char *alg, const char *sub, int64_t exp, const 
 
 static char *join_sig(char *in, const uint8_t *sig, size_t n)
 {
-    char *s = b64url(sig, n);
+    char *s = mgt_b64url(sig, n);
     char *out = malloc(strlen(in) + strlen(s) + 2);
     sprintf(out, "%s.%s", in, s);
     free(in);

@@ -18,6 +18,9 @@ void *mgt_rsa_new(const char *pub_path);
 char *mgt_token_rs256(void *rsa, const char *sub, int64_t exp);
 void mgt_rsa_free(void *rsa);
 
+/* base64url without padding (JWT's encoding) of n bytes; malloc'd. */
+char *mgt_b64url(const uint8_t *p, size_t n);
+
 /* Write n random-looking fixed bytes (a test secret) to path; returns 0. */
 int mgt_write_file(const char *path, const void *data, size_t n);
 
