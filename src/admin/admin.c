@@ -274,6 +274,7 @@ static int authenticate(mg_auth_t *auth, struct MHD_Connection *c, const char *c
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h && cert_cn[0] && auth_tls_enabled(auth)) {
+        auth_count_tls(auth, true);
         snprintf(r->role, sizeof r->role, "%s", cert_cn);
         r->authenticated = true;
         return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin/admin_int.h"
+#include "broker/auth.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/timeutil.h"
@@ -239,6 +240,7 @@ void route_metrics(admin_req_t *r)
     }
     mg_free(rows);
     mg_free(srows);
+    auth_metrics_text(b->auth, &out); /* with authentication on */
     long vsz, rss = process_rss_bytes(&vsz);
     bprintf(&out,
             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"

@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/topic_name.h"
 #include "common/util.h"
@@ -40,7 +41,27 @@ struct mg_auth {
     char audience[256];
     char anonymous[256];
     bool tls; /* AuthenticationProviderTls: a verified client certificate's CN is the role */
+    struct auth_stats *stats; /* counters for /metrics (written through a const verifier) */
 };
+
+/* Pulsar's authentication metrics: successes per provider, failures per provider and reason
+ * (the providers' ErrorCode names), expired tokens. Any thread; relaxed atomics. */
+enum { P_TOKEN, P_TLS, NPROV };
+enum { R_INVALID_AUTH_DATA, R_INVALID_TOKEN, R_INVALID_AUDIENCES, R_INVALID_CERTS, NREASON };
+static const char *const PROV_NAME[NPROV] = {TOKEN_PROVIDER, TLS_PROVIDER};
+static const char *const PROV_METHOD[NPROV] = {"token", "tls"};
+static const char *const REASON_NAME[NREASON] = {"INVALID_AUTH_DATA", "INVALID_TOKEN",
+                                                 "INVALID_AUDIENCES", "INVALID_CERTS"};
+struct auth_stats {
+    uint64_t ok[NPROV];
+    uint64_t fail[NPROV][NREASON];
+    uint64_t expired;
+};
+
+static void count(uint64_t *c)
+{
+    __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
 
 /* --- base64 (standard and URL-safe alphabets, padding optional) -------------------------- */
 
@@ -180,6 +201,12 @@ mg_auth_t *auth_new(const mg_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     a->tls = tls;
+    a->stats = mg_calloc(1, sizeof *a->stats);
+    if (!a->stats) {
+        snprintf(err, errlen, "out of memory");
+        auth_free(a);
+        return NULL;
+    }
     snprintf(a->claim, sizeof a->claim, "%s",
              cfg->token_auth_claim[0] ? cfg->token_auth_claim : "sub");
     snprintf(a->aud_claim, sizeof a->aud_claim, "%s",
@@ -219,6 +246,7 @@ void auth_free(mg_auth_t *a)
     if (a->secret) OPENSSL_cleanse(a->secret, a->secret_len);
     mg_free(a->secret);
     EVP_PKEY_free(a->pub);
+    mg_free(a->stats);
     mg_free(a);
 }
 
@@ -356,15 +384,12 @@ int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t n
     return auth_token_check(a, token, len, now_s, role, rolelen, &exp, err, errlen);
 }
 
-int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
-                     size_t rolelen, int64_t *exp_s, char *err, size_t errlen)
+static int token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                       size_t rolelen, int64_t *exp_s, int *why, char *err, size_t errlen)
 {
-    *exp_s = 0;
-    if (a && !a->secret && !a->pub) {
-        snprintf(err, errlen, "token authentication is not configured (authenticationProviders)");
-        return -1;
-    }
-    if (!a || !token || len == 0 || len > TOKEN_MAX) {
+    *why = R_INVALID_TOKEN;
+    if (!token || len == 0 || len > TOKEN_MAX) {
+        *why = R_INVALID_AUTH_DATA;
         snprintf(err, errlen, "no token");
         return -1;
     }
@@ -399,6 +424,7 @@ int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t 
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     if (exp && (!json_is_number(exp) || json_number_value(exp) <= (double)now_s)) {
         snprintf(err, errlen, "token expired");
+        count(&a->stats->expired);
         goto out;
     }
     if (nbf && (!json_is_number(nbf) || json_number_value(nbf) > (double)now_s)) {
@@ -406,6 +432,7 @@ int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t 
         goto out;
     }
     if (!audience_ok(a, claims)) {
+        *why = R_INVALID_AUDIENCES;
         snprintf(err, errlen, "token audience does not include %s", a->audience);
         goto out;
     }
@@ -422,6 +449,61 @@ out:
     json_decref(claims);
     mg_free(sig);
     return rc;
+}
+
+int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
+                     size_t rolelen, int64_t *exp_s, char *err, size_t errlen)
+{
+    *exp_s = 0;
+    if (!a || (!a->secret && !a->pub)) {
+        snprintf(err, errlen, "token authentication is not configured (authenticationProviders)");
+        return -1;
+    }
+    int why;
+    int rc = token_check(a, token, len, now_s, role, rolelen, exp_s, &why, err, errlen);
+    count(rc ? &a->stats->fail[P_TOKEN][why] : &a->stats->ok[P_TOKEN]);
+    return rc;
+}
+
+void auth_count_tls(const mg_auth_t *a, bool ok)
+{
+    if (a && a->stats) count(ok ? &a->stats->ok[P_TLS] : &a->stats->fail[P_TLS][R_INVALID_CERTS]);
+}
+
+void auth_metrics_text(const mg_auth_t *a, mg_buf_t *out)
+{
+    if (!a || !a->stats) return;
+    char line[300];
+    const char *h = "# HELP pulsar_authentication_success_total Successful authentications\n"
+                    "# TYPE pulsar_authentication_success_total counter\n";
+    buf_append(out, h, strlen(h));
+    for (int p = 0; p < NPROV; p++) {
+        int n = snprintf(
+            line, sizeof line,
+            "pulsar_authentication_success_total{provider_name=\"%s\",auth_method=\"%s\"} %llu\n",
+            PROV_NAME[p], PROV_METHOD[p],
+            (unsigned long long)__atomic_load_n(&a->stats->ok[p], __ATOMIC_RELAXED));
+        buf_append(out, line, (size_t)n);
+    }
+    h = "# HELP pulsar_authentication_failures_total Failed authentications\n"
+        "# TYPE pulsar_authentication_failures_total counter\n";
+    buf_append(out, h, strlen(h));
+    for (int p = 0; p < NPROV; p++)
+        for (int r = 0; r < NREASON; r++) {
+            uint64_t v = __atomic_load_n(&a->stats->fail[p][r], __ATOMIC_RELAXED);
+            if (!v) continue; /* only the reasons seen, as Pulsar's counters appear */
+            int n = snprintf(
+                line, sizeof line,
+                "pulsar_authentication_failures_total{provider_name=\"%s\",auth_method=\"%s\","
+                "reason=\"%s\"} %llu\n",
+                PROV_NAME[p], PROV_METHOD[p], REASON_NAME[r], (unsigned long long)v);
+            buf_append(out, line, (size_t)n);
+        }
+    int n = snprintf(line, sizeof line,
+                     "# HELP pulsar_expired_token_total Tokens refused as expired\n"
+                     "# TYPE pulsar_expired_token_total counter\npulsar_expired_token_total %llu\n",
+                     (unsigned long long)__atomic_load_n(&a->stats->expired, __ATOMIC_RELAXED));
+    buf_append(out, line, (size_t)n);
 }
 
 /* --- authorization ------------------------------------------------------------------------ */

@@ -50,6 +50,14 @@ int auth_token_role(const mg_auth_t *a, const char *token, size_t len, int64_t n
 int auth_token_check(const mg_auth_t *a, const char *token, size_t len, int64_t now_s, char *role,
                      size_t rolelen, int64_t *exp_s, char *err, size_t errlen);
 
+/* Count a client-certificate authentication (AuthenticationProviderTls) for /metrics. */
+void auth_count_tls(const mg_auth_t *a, bool ok);
+/* Append Pulsar's authentication metrics (pulsar_authentication_success_total and
+ * pulsar_authentication_failures_total by provider_name / auth_method / reason, and
+ * pulsar_expired_token_total) in Prometheus text format; nothing when a is NULL. */
+struct mg_buf;
+void auth_metrics_text(const mg_auth_t *a, struct mg_buf *out);
+
 /* Is AuthenticationProviderTls configured (the role of a client certificate is its CN)? */
 bool auth_tls_enabled(const mg_auth_t *a);
 

@@ -454,7 +454,9 @@ static bool authenticate(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
         return c->role != NULL;
     }
     if (method && !strcmp(method, "tls")) { /* AuthenticationProviderTls */
-        if (!auth_tls_enabled(a) || !tls_peer_cn(c, role, sizeof role)) {
+        bool ok = auth_tls_enabled(a) && tls_peer_cn(c, role, sizeof role);
+        if (auth_tls_enabled(a)) auth_count_tls(a, ok);
+        if (!ok) {
             refuse_connect(c, auth_tls_enabled(a) ? "no verified client certificate"
                                                   : "unsupported authentication method 'tls'");
             return false;

@@ -122,6 +122,18 @@ static void test_connect_refused(void **s)
     expect_refused("basic", "admin:secret", "unsupported authentication method");
     expect_refused("token", "not-a-jwt", "malformed");
     assert_true(mgt_broker_alive(B));
+    /* Pulsar's authentication metrics count the three tokens that failed, one of them expired */
+    mgt_http_res_t r;
+    assert_int_equal(mgt_http(B->web_port, "GET", "/metrics", NULL, false, &r), 200);
+    const char *want[] = {
+        "pulsar_authentication_failures_total{provider_name=\"AuthenticationProviderToken\","
+        "auth_method=\"token\",reason=\"INVALID_TOKEN\"} 3\n",
+        "pulsar_authentication_success_total{provider_name=\"AuthenticationProviderToken\","
+        "auth_method=\"token\"} 0\n",
+        "pulsar_expired_token_total 1\n"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(r.body, want[i])) fail_msg("/metrics lacks %s", want[i]);
+    mgt_http_res_free(&r);
 }
 
 static void test_superuser_produces_and_consumes(void **s)

@@ -209,6 +209,13 @@ static void test_client_certificates(void **s)
                          T(PRODUCER_SUCCESS));
         mgt_close(c);
     }
+    mgt_http_res_t r; /* the certificate's authentication, counted as Pulsar does */
+    assert_int_equal(mgt_http(m->web_port, "GET", "/metrics", NULL, false, &r), 200);
+    if (!strstr(r.body,
+                "pulsar_authentication_success_total{provider_name=\"AuthenticationProviderTls\","
+                "auth_method=\"tls\"} 1\n"))
+        fail_msg("no TLS authentication counted in /metrics");
+    mgt_http_res_free(&r);
     mgt_broker_free(m);
 }
 
