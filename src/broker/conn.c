@@ -100,6 +100,7 @@ void conn_close(conn_t *c, const char *why)
     map_free(&c->consumers);
     map_del_u64(&b->conn_by_id, c->id);
     loop_fd_del(b->loop, c->fd);
+    if (c->ssl && c->tls_ready) tls_close_notify(c); /* a clean TLS end, best effort */
     close(c->fd);
     if (c->prev) c->prev->next = c->next;
     else b->conns = c->next;

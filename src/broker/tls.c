@@ -186,6 +186,13 @@ ssize_t tls_writev(conn_t *c, const struct iovec *iov, int n)
     return (ssize_t)total;
 }
 
+void tls_close_notify(conn_t *c)
+{
+    ERR_clear_error();
+    SSL_shutdown(c->ssl);
+    ERR_clear_error();
+}
+
 bool tls_pending(const conn_t *c)
 {
     return c->ssl && SSL_pending(c->ssl) > 0;

@@ -34,6 +34,8 @@ int tls_handshake(conn_t *c, bool *want_write);
  * with errno EAGAIN when nothing can move now, another errno when the connection is broken. */
 ssize_t tls_readv(conn_t *c, const struct iovec *iov, int n);
 ssize_t tls_writev(conn_t *c, const struct iovec *iov, int n);
+/* Send close_notify without waiting for the peer's (non-blocking; errors ignored). */
+void tls_close_notify(conn_t *c);
 /* Decrypted bytes held inside the TLS layer, not yet read (the socket may stay quiet). */
 bool tls_pending(const conn_t *c);
 /* The verified client certificate's common name (for AuthenticationProviderTls), or false. */
