@@ -42,6 +42,7 @@ typedef struct auth_opts {
     int tls_allow_insecure;   /* --tls-allow-insecure: 1, =false: 0, not given: -1 or 0 */
     int tls_hostname;         /* --tls-enable-hostname-verification, as above */
     char *tls_cert, *tls_key; /* owned; AuthenticationTls's tlsCertFile / tlsKeyFile */
+    char *token_file;         /* owned; the path of a file: token, re-read by libmagnetar */
 } auth_opts_t;
 
 /* A TLS flag: "--name", "--name=true|false" or "--name true|false". 1 when argv[*i] is one
@@ -119,7 +120,7 @@ static char *auth__trimmed(const char *s, size_t n)
 
 /* The token in the file named by a file: URI ("file:///abs/path" or "file:/abs/path", with
  * %XX escapes), or NULL with err set. */
-static char *auth__read_file(const char *uri, char *err, size_t errlen)
+static char *auth__read_file(const char *uri, char **path_out, char *err, size_t errlen)
 {
     const char *p = uri + strlen("file:");
     if (!strncmp(p, "//", 2)) p += 2; /* an empty authority: file:///path */
@@ -140,10 +141,10 @@ static char *auth__read_file(const char *uri, char *err, size_t errlen)
         }
     }
     path[n] = '\0';
+    *path_out = path; /* the caller's, also on failure */
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
-        free(path);
         return NULL;
     }
     char *buf = NULL;
@@ -158,7 +159,6 @@ static char *auth__read_file(const char *uri, char *err, size_t errlen)
         len += r;
     } while (r > 0);
     fclose(f);
-    free(path);
     char *tok = buf ? auth__trimmed(buf, len) : NULL;
     free(buf);
     return tok;
@@ -301,7 +301,10 @@ static int auth_opts_apply(auth_opts_t *a, mg_client_conf_t *conf, char *err, si
     if (!strncmp(p, "token:", 6)) {
         a->token = strdup(p + 6);
     } else if (!strncmp(p, "file:", 5)) {
-        if (!(a->token = auth__read_file(p, err, errlen))) return -2;
+        /* read now to report a bad file at once; libmagnetar reads it again at each connect
+         * and AUTH_CHALLENGE, so a token rotated in the file is picked up */
+        if (!(a->token = auth__read_file(p, &a->token_file, err, errlen))) return -2;
+        conf->auth_token_file = a->token_file;
     } else if (*p == '{') {
         if (!(a->token = auth__json_token(p))) {
             snprintf(err, errlen, "auth params: no \"token\" string in %s", p);
@@ -323,6 +326,7 @@ static int auth_opts_apply(auth_opts_t *a, mg_client_conf_t *conf, char *err, si
 static void auth_opts_free(auth_opts_t *a)
 {
     free(a->token);
+    free(a->token_file);
     free(a->tls_cert);
     free(a->tls_key);
     a->token = a->tls_cert = a->tls_key = NULL;

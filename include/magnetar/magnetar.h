@@ -145,6 +145,10 @@ typedef struct mg_client_conf {
     bool tls_validate_hostname;            /* also check the certificate names the host; false */
     const char *tls_cert_file_path;        /* client certificate (PEM) for mTLS, Pulsar's */
     const char *tls_key_file_path;         /* AuthenticationTls; both or neither; NULL: none */
+    /* A file holding the token (Pulsar's AuthenticationToken with "file:"): read again at every
+     * CONNECT and every AUTH_CHALLENGE, so a token rotated in the file keeps the connections up
+     * when the old one expires. Implies auth_method "token"; auth_data is then ignored. */
+    const char *auth_token_file;
 } mg_client_conf_t;
 void mg_client_conf_init(mg_client_conf_t *c);
 

@@ -537,7 +537,7 @@ static void handle_auth_response(conn_t *c, Pulsar__Proto__CommandAuthResponse *
     }
     c->auth_exp_s = exp;
     c->challenged_ms = 0;
-    log_debug("%s: credentials of %s refreshed", c->addr, role);
+    log_info("%s: credentials of %s refreshed", c->addr, role);
 }
 
 void conn_check_auth_expiry(broker_t *b)

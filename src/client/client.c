@@ -566,6 +566,13 @@ mg_result mg_client_create(const char *url, const mg_client_conf_t *conf, mg_cli
     }
     cl->conf.auth_method = cl->auth_method;
     cl->conf.auth_data = cl->auth_data;
+    if (cl->conf.auth_token_file) {
+        cl->auth_token_file = mg_strdup(cl->conf.auth_token_file);
+        mg_free(cl->auth_method);
+        cl->auth_method = mg_strdup("token");
+        cl->conf.auth_method = cl->auth_method;
+        cl->conf.auth_token_file = cl->auth_token_file;
+    }
     cl->wake_fd = -1;
     mg_result r = parse_url(cl, url);
     if (r) goto fail;
@@ -609,6 +616,7 @@ fail:
     mg_free(cl->hosts);
     mg_free(cl->auth_method);
     mg_free(cl->auth_data);
+    mg_free(cl->auth_token_file);
     mg_free(cl);
     return r;
 }
@@ -670,6 +678,7 @@ mg_result mg_client_close(mg_client_t *cl)
     mg_free(cl->hosts);
     mg_free(cl->auth_method);
     mg_free(cl->auth_data);
+    mg_free(cl->auth_token_file);
     mg_free(cl);
     return MG_OK;
 }

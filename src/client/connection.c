@@ -84,6 +84,44 @@ void conn_free(conn_t *c)
     mg_free(c);
 }
 
+/* The token of conf.auth_token_file as it is now (first line, white space trimmed), into buf;
+ * NULL when it cannot be read (the broker then refuses, and says why). */
+static const char *token_from_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_warn("client: cannot read the token file %s", path);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = buf;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    size_t len = strcspn(p, "\r\n");
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    p[len] = 0;
+    return p;
+}
+
+/* The credentials to send now: the token file's content, or the configured data. */
+static void current_auth_data(struct mg_client *cl, char *buf, size_t cap, const uint8_t **data,
+                              size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (cl->auth_token_file) {
+        const char *t = token_from_file(cl->auth_token_file, buf, cap);
+        if (t && *t) {
+            *data = (const uint8_t *)t;
+            *len = strlen(t);
+        }
+    } else if (cl->auth_data) {
+        *data = cl->auth_data;
+        *len = cl->conf.auth_data_len;
+    }
+}
+
 static void send_connect_locked(conn_t *c)
 {
     struct mg_client *cl = c->cl;
@@ -96,14 +134,48 @@ static void send_connect_locked(conn_t *c)
     cc.has_protocol_version = 1;
     cc.protocol_version = 20;
     cc.auth_method_name = cl->auth_method ? cl->auth_method : "none";
-    if (cl->auth_data) {
+    char tok[16384];
+    const uint8_t *data;
+    size_t len;
+    current_auth_data(cl, tok, sizeof tok, &data, &len);
+    if (data) {
         cc.has_auth_data = 1;
-        cc.auth_data.data = cl->auth_data;
-        cc.auth_data.len = cl->conf.auth_data_len;
+        cc.auth_data.data = (uint8_t *)data;
+        cc.auth_data.len = len;
     }
     ff.has_supports_broker_entry_metadata = 1;
     ff.supports_broker_entry_metadata = 1;
+    /* a token can be asked for again when it expires (AUTH_CHALLENGE, answered below) */
+    ff.has_supports_auth_refresh = 1;
+    ff.supports_auth_refresh = cl->auth_method && !strcmp(cl->auth_method, "token");
     cc.feature_flags = &ff;
+    conn_send_cmd_locked(c, &cmd);
+}
+
+/* AUTH_CHALLENGE: answer with the token as it is now (a rotated token file's new one). */
+static void answer_auth_challenge_locked(conn_t *c)
+{
+    struct mg_client *cl = c->cl;
+    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandAuthResponse ar = PULSAR__PROTO__COMMAND_AUTH_RESPONSE__INIT;
+    Pulsar__Proto__AuthData ad = PULSAR__PROTO__AUTH_DATA__INIT;
+    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_RESPONSE;
+    cmd.authresponse = &ar;
+    ar.client_version = MG_CLIENT_VERSION;
+    ar.has_protocol_version = 1;
+    ar.protocol_version = 20;
+    ar.response = &ad;
+    ad.auth_method_name = cl->auth_method ? cl->auth_method : "none";
+    char tok[16384];
+    const uint8_t *data;
+    size_t len;
+    current_auth_data(cl, tok, sizeof tok, &data, &len);
+    if (data) {
+        ad.has_auth_data = 1;
+        ad.auth_data.data = (uint8_t *)data;
+        ad.auth_data.len = len;
+    }
+    log_debug("client: %s asked for credentials again; answered", c->addr);
     conn_send_cmd_locked(c, &cmd);
 }
 
@@ -391,6 +463,7 @@ static void handle_frame_locked(conn_t *c, frame_t *f)
         break;
     }
     case PULSAR__PROTO__BASE_COMMAND__TYPE__PONG: c->ping_sent_ms = 0; break;
+    case PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_CHALLENGE: answer_auth_challenge_locked(c); break;
     case PULSAR__PROTO__BASE_COMMAND__TYPE__SEND_RECEIPT:
         if (cmd->send_receipt) producer_on_receipt_locked(c, cmd->send_receipt);
         break;

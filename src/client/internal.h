@@ -277,6 +277,7 @@ struct mg_client {
     struct ssl_ctx_st *ssl_ctx; /* built from conf.tls_* at create (tls.c) */
     char *auth_method;
     uint8_t *auth_data;
+    char *auth_token_file; /* conf.auth_token_file, copied */
     host_t *hosts;
     int nhosts, next_host;
     conn_t *conns;

@@ -10,7 +10,9 @@
  * - the tools take pulsar-client's / pulsar-perf's --auth-plugin / --auth-params (token: and
  *   file:), fail with a message naming authentication without them, and refuse an unknown
  *   plugin as a usage error;
- * - a broker without authentication ignores a token.
+ * - a broker without authentication ignores a token;
+ * - a token file (auth_token_file) rotated before expiry keeps the connection: the broker's
+ *   AUTH_CHALLENGE is answered with the new token.
  * Tokens are minted by the test's own HMAC code (support/mgtoken.c, OpenSSL). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,6 +267,57 @@ static void test_token_ignored_without_auth(void **s)
     mgt_broker_free(open_b);
 }
 
+/* A token file rotated before the old token expires: the broker's AUTH_CHALLENGE
+ * (authenticationRefreshCheckSeconds=1) is answered with the file's new token, and the same
+ * connection keeps producing past the old expiry; the broker logs the refresh, not a close. */
+static void test_token_file_rotation(void **s)
+{
+    (void)s;
+    char conf[1000], path[400], line[2048];
+    snprintf(conf, sizeof conf,
+             "authenticationEnabled=true\n"
+             "authenticationProviders=org.apache.pulsar.broker.authentication."
+             "AuthenticationProviderToken\n"
+             "tokenSecretKey=file://%s/secret.key\n"
+             "authenticationRefreshCheckSeconds=1\n",
+             keydir);
+    mgt_broker_t *r = mgt_broker_start(conf);
+    int64_t soon = (int64_t)time(NULL) + 2;
+    char *old = mgt_token_hs("HS256", secret, sizeof secret, "svc", soon, NULL);
+    char *fresh = mgt_token_hs("HS256", secret, sizeof secret, "svc", soon + 3600, NULL);
+    snprintf(path, sizeof path, "%s/rotating.token", keydir);
+    snprintf(line, sizeof line, "%s\n", old);
+    assert_int_equal(mgt_write_file(path, line, strlen(line)), 0);
+    mg_client_conf_t cc;
+    mg_client_conf_init(&cc);
+    cc.operation_timeout_ms = 10000;
+    cc.auth_token_file = path;
+    mg_client_t *cl = mgt_client(r->port, &cc);
+    mg_producer_t *p;
+    assert_int_equal(mg_producer_create(cl, "rotate-t", NULL, &p), MG_OK);
+    snprintf(line, sizeof line, "%s\n", fresh); /* rotated well before the old one expires */
+    assert_int_equal(mgt_write_file(path, line, strlen(line)), 0);
+    uint64_t until = mg_mono_ms() + 4500; /* past the old expiry and a few checks */
+    for (int i = 0; mg_mono_ms() < until; i++) {
+        mg_message_t *m = mg_message_new("x", 1);
+        assert_int_equal(mg_producer_send(p, m, NULL), MG_OK);
+        mg_message_free(m);
+        usleep(50000);
+    }
+    mg_producer_close(p);
+    mg_client_close(cl);
+    char cmd[700], out[8192];
+    snprintf(cmd, sizeof cmd, "cat '%s'", r->log_path);
+    mgt_run(cmd, out, sizeof out);
+    if (!strstr(out, "credentials of svc refreshed"))
+        fail_msg("no refresh in the broker log:\n%s", out);
+    if (strstr(out, "authentication data expired") || strstr(out, "refresh failed"))
+        fail_msg("the connection was closed:\n%s", out);
+    free(old);
+    free(fresh);
+    mgt_broker_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_client_tool),
         cmocka_unit_test(test_perf_tool),
         cmocka_unit_test(test_token_ignored_without_auth),
+        cmocka_unit_test(test_token_file_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
