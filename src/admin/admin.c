@@ -637,22 +637,29 @@ int admin_start(struct broker *b, char *err, size_t errlen)
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     if (tls_prepare(a, err, errlen)) goto fail;
-    a->fd = net_listen("webServicePort", b->cfg->bind_address, b->cfg->web_service_port, false,
-                        256, &b->web_port, err, errlen);
-    if (a->fd < 0) goto fail;
-    a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_POLL,
-                            0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
-    if (!a->d) {
-        snprintf(err, errlen, "cannot start the HTTP server on port %d", b->web_port);
-        close(a->fd);
+    b->web_port = -1;
+    if (b->cfg->web_service_port >= 0) {
+        a->fd = net_listen("webServicePort", b->cfg->bind_address, b->cfg->web_service_port, false,
+                           256, &b->web_port, err, errlen);
+        if (a->fd < 0) goto fail;
+        a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                    MHD_USE_POLL,
+                                0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+                                MHD_OPTION_END);
+        if (!a->d) {
+            snprintf(err, errlen, "cannot start the HTTP server on port %d", b->web_port);
+            close(a->fd);
+            goto fail;
+        }
+    } else if (tls_port(b->cfg) < 0) { /* HTTPS only is Pulsar's webServicePort empty */
+        snprintf(err, errlen, "webServicePort is empty and webServicePortTls is off: no admin port");
         goto fail;
     }
     if (tls_start(a, err, errlen)) {
-        MHD_stop_daemon(a->d);
+        if (a->d) MHD_stop_daemon(a->d);
         goto fail;
     }
     b->admin = a;
@@ -688,7 +695,7 @@ void admin_stop(struct broker *b)
     a->stopping = true;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    MHD_stop_daemon(a->d); /* joins the connection threads; closes the listening socket */
+    if (a->d) MHD_stop_daemon(a->d); /* joins the connection threads; closes the listening socket */
     if (a->d_tls) MHD_stop_daemon(a->d_tls);
     tls_free(a);
     /* requests the loop never ran: their loop tasks are dropped by loop_free */

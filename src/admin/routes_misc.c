@@ -118,9 +118,10 @@ void route_brokers(admin_req_t *r)
         return reply_text(r, 200, "text/plain", MG_VERSION, strlen(MG_VERSION));
     char self[400];
     const char *host = b->cfg->advertised_address[0] ? b->cfg->advertised_address : "localhost";
-    snprintf(self, sizeof self, "%s:%d", host, b->web_port);
+    snprintf(self, sizeof self, "%s:%d", host, b->web_port >= 0 ? b->web_port : b->web_port_tls);
     if (r->nseg == 4 && !strcmp(r->segs[3], "leaderBroker"))
-        return reply_json(r, 200, json_pack("{s:s,s:s}", "brokerId", self, "serviceUrl", b->web_url));
+        return reply_json(r, 200, json_pack("{s:s,s:s}", "brokerId", self, "serviceUrl",
+                                            b->web_url[0] ? b->web_url : b->web_url_tls));
     if (r->nseg == 3) return reply_json(r, 200, json_pack("[s]", self));
     if (r->nseg == 4) {
         if (!cluster_exists(b, r->segs[3])) return reply_err(r, 404, "Cluster does not exist");
@@ -144,11 +145,13 @@ void route_lookup(admin_req_t *r)
     if (topic_name_parse(name, &tn, err, sizeof err)) return reply_err(r, 412, "%s", err);
     if (!namespace_exists(b, tn.tenant, tn.ns))
         return reply_err(r, 404, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
-    /* Pulsar's LookupData: the TLS URLs are null while their port is off */
-    json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:s}", "brokerUrl", b->service_url, "brokerUrlTls",
-                          b->service_url_tls[0] ? json_string(b->service_url_tls) : json_null(),
-                          "httpUrl", b->web_url, "httpUrlTls",
-                          b->web_url_tls[0] ? json_string(b->web_url_tls) : json_null(),
-                          "nativeUrl", b->service_url);
+    /* Pulsar's LookupData: a URL is null while its port is off */
+#define URL_OR_NULL(u) ((u)[0] ? json_string(u) : json_null())
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o}", "brokerUrl", URL_OR_NULL(b->service_url),
+                          "brokerUrlTls", URL_OR_NULL(b->service_url_tls), "httpUrl",
+                          URL_OR_NULL(b->web_url), "httpUrlTls", URL_OR_NULL(b->web_url_tls),
+                          "nativeUrl",
+                          URL_OR_NULL(b->service_url[0] ? b->service_url : b->service_url_tls));
+#undef URL_OR_NULL
     reply_json(r, 200, o);
 }

@@ -69,7 +69,7 @@ static void bootstrap(broker_t *b)
         mg_free(v);
     } else {
         int k = snprintf(val, sizeof val, "{\"serviceUrl\":\"%s\",\"brokerServiceUrl\":\"%s\"",
-                         b->web_url, b->service_url);
+                         b->web_url, b->service_url); /* "" for a plain port that is off */
         if (b->web_url_tls[0]) /* ClusterData's TLS URLs, when those ports are on */
             k += snprintf(val + k, sizeof val - (size_t)k, ",\"serviceUrlTls\":\"%s\"", b->web_url_tls);
         if (b->service_url_tls[0])
@@ -269,12 +269,19 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     if (!b->store) goto fail;
     b->meta = meta_open(cfg->data_dir, err, errlen);
     if (!b->meta) goto fail;
-    b->listen_fd = net_listen("brokerServicePort", cfg->bind_address, cfg->broker_service_port, true,
-                              1024, &b->port, err, errlen);
-    if (b->listen_fd < 0) goto fail;
-    const char *host = cfg->advertised_address[0] ? cfg->advertised_address : "localhost";
-    snprintf(b->service_url, sizeof b->service_url, "pulsar://%s:%d", host, b->port);
     int tls_port = tls_broker_port(cfg);
+    const char *host = cfg->advertised_address[0] ? cfg->advertised_address : "localhost";
+    if (cfg->broker_service_port >= 0) {
+        b->listen_fd = net_listen("brokerServicePort", cfg->bind_address, cfg->broker_service_port,
+                                  true, 1024, &b->port, err, errlen);
+        if (b->listen_fd < 0) goto fail;
+        snprintf(b->service_url, sizeof b->service_url, "pulsar://%s:%d", host, b->port);
+    } else if (tls_port < 0) { /* Pulsar's way to serve TLS only: brokerServicePort empty */
+        snprintf(err, errlen, "brokerServicePort is empty and brokerServicePortTls is off: no port");
+        goto fail;
+    } else {
+        b->port = -1;
+    }
     if (tls_port >= 0) { /* Pulsar's 6651: the same protocol inside TLS */
         b->tls_ctx = tls_server_ctx(cfg, err, errlen);
         if (!b->tls_ctx) goto fail;
@@ -285,9 +292,9 @@ broker_t *broker_new(mg_config_t *cfg, char *err, size_t errlen)
     }
     b->web_port = cfg->web_service_port;
     if (admin_start(b, err, errlen)) goto fail;
-    snprintf(b->web_url, sizeof b->web_url, "http://%s:%d", host, b->web_port);
+    if (b->web_port >= 0) snprintf(b->web_url, sizeof b->web_url, "http://%s:%d", host, b->web_port);
     bootstrap(b);
-    loop_fd_add(b->loop, b->listen_fd, LOOP_READ, on_accept, b);
+    if (b->listen_fd >= 0) loop_fd_add(b->loop, b->listen_fd, LOOP_READ, on_accept, b);
     if (b->listen_fd_tls >= 0) loop_fd_add(b->loop, b->listen_fd_tls, LOOP_READ, on_accept_tls, b);
     loop_fd_add(b->loop, store_event_fd(b->store), LOOP_READ, on_store, b);
     loop_set_before_sleep(b->loop, before_sleep, b);

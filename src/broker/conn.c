@@ -584,7 +584,7 @@ static void send_lookup_response(conn_t *c, uint64_t rid, int type, int err, con
     r.has_response = 1;
     r.response = type;
     if (type == PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect) {
-        r.brokerserviceurl = c->b->service_url;
+        r.brokerserviceurl = c->b->service_url[0] ? c->b->service_url : NULL; /* NULL: TLS only */
         if (c->b->service_url_tls[0]) r.brokerserviceurltls = c->b->service_url_tls;
         r.has_authoritative = 1;
         r.authoritative = 1;

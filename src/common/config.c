@@ -24,8 +24,8 @@ static const struct key keys[] = {
     {"clusterName", K_STR, F(cluster_name), S(cluster_name)},
     {"advertisedAddress", K_STR, F(advertised_address), S(advertised_address)},
     {"bindAddress", K_STR, F(bind_address), S(bind_address)},
-    {"brokerServicePort", K_INT, F(broker_service_port), 0},
-    {"webServicePort", K_INT, F(web_service_port), 0},
+    {"brokerServicePort", K_PORT, F(broker_service_port), 0}, /* empty: no plain port */
+    {"webServicePort", K_PORT, F(web_service_port), 0},
     {"maxMessageSize", K_INT, F(max_message_size), 0},
     {"brokerDeduplicationEnabled", K_BOOL, F(dedup_enabled), 0},
     {"allowAutoTopicCreation", K_BOOL, F(allow_auto_topic_creation), 0},

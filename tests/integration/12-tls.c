@@ -8,6 +8,7 @@
  * - tlsRequireTrustedClientCertOnConnect: no client certificate, no session; a certificate
  *   signed by tlsTrustCertsFilePath, a session; with AuthenticationProviderTls the
  *   certificate's CN is the role of a CONNECT with auth method "tls" (a superuser here).
+ * - TLS only (brokerServicePort and webServicePort empty): lookups name only the TLS URLs.
  * - A TLS port without a readable key: the broker does not start, and says which file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -219,6 +220,48 @@ static void test_client_certificates(void **s)
     mgt_broker_free(m);
 }
 
+/* TLS only, as Pulsar with brokerServicePort and webServicePort empty: nothing listens in
+ * clear; LOOKUP and the HTTP lookup name only the TLS URLs; producing over TLS works. */
+static void test_tls_only(void **s)
+{
+    (void)s;
+    char conf[800];
+    snprintf(conf, sizeof conf,
+             "brokerServicePort=\nwebServicePort=\nbrokerServicePortTls=0\nwebServicePortTls=0\n"
+             "tlsCertificateFilePath=%s\ntlsKeyFilePath=%s\n",
+             cert, key);
+    mgt_broker_t *m = mgt_broker_start(conf);
+    assert_int_equal(m->port, -1);
+    assert_int_equal(m->web_port, -1);
+    assert_true(m->port_tls > 0 && m->web_port_tls > 0);
+    mgt_conn_t *c = tls_conn(m->port_tls);
+    frame_t f;
+    pb_cmd_t cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
+    Pulsar__Proto__CommandLookupTopic lk = PULSAR__PROTO__COMMAND_LOOKUP_TOPIC__INIT;
+    cmd.type = T(LOOKUP);
+    cmd.lookuptopic = &lk;
+    lk.topic = "persistent://public/default/tls-only";
+    lk.request_id = 5;
+    mgt_send_cmd(c, &cmd);
+    assert_int_equal(mgt_expect(c, T(LOOKUP_RESPONSE), &f, 3000), 1);
+    assert_null(f.cmd->lookuptopicresponse->brokerserviceurl);
+    assert_non_null(f.cmd->lookuptopicresponse->brokerserviceurltls);
+    assert_int_equal(mgt_producer(c, "persistent://public/default/tls-only", 1, NULL, &f),
+                     T(PRODUCER_SUCCESS));
+    mgt_close(c);
+    mgt_tls_t t = {.ca_file = ca};
+    mgt_http_res_t r;
+    assert_int_equal(mgt_https(m->web_port_tls, &t, "GET",
+                               "/lookup/v2/topic/persistent/public/default/tls-only", NULL, NULL,
+                               &r),
+                     200);
+    if (!strstr(r.body, "\"brokerUrl\":null") || !strstr(r.body, "\"httpUrl\":null") ||
+        !strstr(r.body, "\"brokerUrlTls\":\"pulsar+ssl://"))
+        fail_msg("lookup over HTTPS: %s", r.body);
+    mgt_http_res_free(&r);
+    mgt_broker_free(m);
+}
+
 static void test_bad_key(void **s)
 {
     (void)s;
@@ -239,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_produce_consume),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_client_certificates),
+        cmocka_unit_test(test_tls_only),
         cmocka_unit_test(test_bad_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,8 +74,14 @@ static void spawn(mgt_broker_t *b)
         char port[16], wport[16];
         snprintf(port, sizeof port, "%d", b->port);
         snprintf(wport, sizeof wport, "%d", b->web_port);
-        execl(mgt_bin(), "magnetar", "standalone", "-c", conf, "--data-dir", data, "--port", port,
-              "--web-port", wport, (char *)NULL);
+        /* a plain port turned off in the conf (an empty brokerServicePort / webServicePort)
+         * stays off: no --port for it */
+        const char *argv[12] = {"magnetar", "standalone", "-c", conf, "--data-dir", data};
+        int n = 6;
+        if (b->port >= 0) argv[n++] = "--port", argv[n++] = port;
+        if (b->web_port >= 0) argv[n++] = "--web-port", argv[n++] = wport;
+        argv[n] = NULL;
+        execv(mgt_bin(), (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -123,6 +129,8 @@ mgt_broker_t *mgt_broker_start(const char *conf_lines)
     assert_non_null(f);
     fprintf(f, "# test broker\nkeepAliveIntervalSeconds=30\n%s\n", conf_lines ? conf_lines : "");
     fclose(f);
+    if (conf_lines && strstr(conf_lines, "brokerServicePort=\n")) b->port = -1;
+    if (conf_lines && strstr(conf_lines, "webServicePort=\n")) b->web_port = -1;
     spawn(b);
     return b;
 }
