@@ -18,7 +18,7 @@
 typedef struct scalar_policy {
     const char *path;   /* sub-resource */
     const char *field;  /* Policies JSON field */
-    char type;          /* 'i' int >= 0, 'b' bool, 's' schema compatibility strategy */
+    char type; /* 'i' int >= 0, 'b' bool, 's' schema compatibility strategy, 'm' auth mode */
     const char *unset;  /* JSON answered by GET when unset; NULL = 204 No Content */
 } scalar_policy_t;
 
@@ -34,6 +34,7 @@ static const scalar_policy_t SCALARS[] = {
     {"maxUnackedMessagesPerConsumer", "max_unacked_messages_per_consumer", 'i', NULL},
     {"maxUnackedMessagesPerSubscription", "max_unacked_messages_per_subscription", 'i', NULL},
     {"subscriptionExpirationTime", "subscription_expiration_time_minutes", 'i', NULL},
+    {"subscriptionAuthMode", "subscription_auth_mode", 'm', "\"None\""},
     {NULL, NULL, 0, NULL},
 };
 
@@ -234,6 +235,12 @@ static void scalar_policy(admin_req_t *r, const scalar_policy_t *sp, const char 
                 json_decref(v);
                 return reply_err(r, 400, "Invalid schema compatibility strategy");
             }
+        } else if (sp->type == 'm') { /* Pulsar's SubscriptionAuthMode */
+            static const char *MODES[] = {"None", "Prefix", NULL};
+            if (!json_is_string(v) || !in_list(json_string_value(v), MODES)) {
+                json_decref(v);
+                return reply_err(r, 400, "Invalid subscription auth mode (None or Prefix)");
+            }
         }
         json_object_set_new(pol, sp->field, v);
     } else {
@@ -408,8 +415,69 @@ json_t *auth_actions_body(admin_req_t *r)
     return v;
 }
 
+/* Pulsar's subscription permissions: GET .../permissions/subscription (all of them),
+ * POST .../permissions/subscription/{sub} with a JSON array of roles (added to those there),
+ * DELETE .../permissions/{sub}/{role}. Stored in auth_policies.subscription_auth_roles. */
+static bool subscription_permissions(admin_req_t *r, const char *t, const char *ns, json_t *pol)
+{
+    json_t *sr = json_object_get(auth_policies_of(pol), "subscription_auth_roles");
+    const char *m = r->method;
+    if (r->nseg == 7 && !strcmp(r->segs[6], "subscription") && !strcmp(m, "GET")) {
+        reply_json(r, 200, json_incref(sr));
+        return true;
+    }
+    if (r->nseg == 8 && !strcmp(r->segs[6], "subscription") && !strcmp(m, "POST")) {
+        json_t *v = areq_json(r);
+        if (!v) return true;
+        size_t i;
+        json_t *e;
+        bool ok = json_is_array(v) && json_array_size(v) > 0;
+        json_array_foreach(v, i, e) if (!json_is_string(e) || !*json_string_value(e)) ok = false;
+        if (!ok) {
+            json_decref(v);
+            reply_err(r, 400, "Roles must be a non-empty JSON array of role names");
+            return true;
+        }
+        json_t *have = json_object_get(sr, r->segs[7]);
+        if (!json_is_array(have)) {
+            have = json_array();
+            json_object_set_new(sr, r->segs[7], have);
+        }
+        json_array_foreach(v, i, e)
+        {
+            size_t j;
+            json_t *h;
+            bool dup = false;
+            json_array_foreach(have, j, h) if (json_equal(h, e)) dup = true;
+            if (!dup) json_array_append(have, e);
+        }
+        json_decref(v);
+    } else if (r->nseg == 8 && !strcmp(m, "DELETE")) {
+        json_t *have = json_object_get(sr, r->segs[6]);
+        size_t i;
+        json_t *e;
+        bool found = false;
+        json_array_foreach(have, i, e) if (!strcmp(json_string_value(e) ? json_string_value(e) : "",
+                                                   r->segs[7])) found = true;
+        if (!found) {
+            reply_err(r, 412, "Can't revoke a non-existing permission for role %s", r->segs[7]);
+            return true;
+        }
+        for (i = json_array_size(have); i-- > 0;)
+            if (!strcmp(json_string_value(json_array_get(have, i)), r->segs[7]))
+                json_array_remove(have, i);
+        if (!json_array_size(have)) json_object_del(sr, r->segs[6]);
+    } else {
+        return false;
+    }
+    policies_store(r->b, t, ns, pol);
+    reply_empty(r, 204);
+    return true;
+}
+
 static void permissions(admin_req_t *r, const char *t, const char *ns, json_t *pol)
 {
+    if (subscription_permissions(r, t, ns, pol)) return;
     json_t *na = json_object_get(auth_policies_of(pol), "namespace_auth");
     if (r->nseg == 6) {
         if (strcmp(r->method, "GET")) return reply_405(r);

@@ -587,6 +587,53 @@ bool auth_conn_allows(conn_t *c, const char *topic, int actions)
     return auth_can(c->b, c->role, tn.full, actions);
 }
 
+/* The subscription half of auth_conn_may_subscribe, for a parsed topic (authorization on). */
+static bool may_subscribe(broker_t *b, const char *role, const mg_topic_name_t *t, const char *sub,
+                          char *why, size_t whylen)
+{
+    if (!auth_can(b, role, t->full, AUTH_CONSUME)) {
+        snprintf(why, whylen, "Client is not authorized to subscribe to %s", t->full);
+        return false;
+    }
+    if (auth_is_superuser(b->cfg, role) || !sub) return true;
+    char key[700];
+    snprintf(key, sizeof key, "/admin/policies/%s/%s", t->tenant, t->ns);
+    json_t *pol = meta_json(b, key);
+    json_t *roles = json_object_get(
+        json_object_get(json_object_get(pol, "auth_policies"), "subscription_auth_roles"), sub);
+    bool ok = true;
+    if (json_array_size(roles) > 0) {
+        ok = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(roles, i, e) if (json_is_string(e) &&
+                                            !strcmp(json_string_value(e), role)) ok = true;
+        if (!ok)
+            snprintf(why, whylen, "Role %s is not among the roles allowed on subscription %s", role,
+                     sub);
+    }
+    const char *mode = json_string_value(json_object_get(pol, "subscription_auth_mode"));
+    if (ok && mode && !strcmp(mode, "Prefix") && strncmp(sub, role, strlen(role))) {
+        ok = false;
+        snprintf(why, whylen,
+                 "The subscription name needs to be prefixed by the authentication role, like "
+                 "%s-xxxx for topic: %s",
+                 role, t->full);
+    }
+    json_decref(pol);
+    return ok;
+}
+
+bool auth_conn_may_subscribe(conn_t *c, const char *topic, const char *sub, char *why,
+                             size_t whylen)
+{
+    if (!c->b->cfg->authorization_enabled) return true;
+    mg_topic_name_t tn;
+    char err[128];
+    if (!topic || topic_name_parse(topic, &tn, err, sizeof err)) return true;
+    return may_subscribe(c->b, c->role, &tn, sub, why, whylen);
+}
+
 bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
 {
     if (!b->cfg->authorization_enabled) return true;
@@ -637,10 +684,16 @@ void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns)
             if (p->conn && !auth_can(b, p->conn->role, t->name, AUTH_PRODUCE))
                 victims_add(&vs, p, true);
         }
-        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);)
-            for (consumer_t *cs = ((subscription_t *)x)->consumers; cs; cs = cs->next_in_sub)
-                if (cs->conn && !auth_can(b, cs->conn->role, t->name, AUTH_CONSUME))
+        mg_topic_name_t tn;
+        char err[128], why[400];
+        if (topic_name_parse(t->name, &tn, err, sizeof err)) continue;
+        for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);) {
+            subscription_t *sub = x;
+            for (consumer_t *cs = sub->consumers; cs; cs = cs->next_in_sub)
+                if (cs->conn && !auth_is_superuser(b->cfg, cs->conn->role) &&
+                    !may_subscribe(b, cs->conn->role, &tn, sub->name, why, sizeof why))
                     victims_add(&vs, cs, false);
+        }
     }
     for (size_t i = 0; i < vs.n; i++) {
         bool prod = vs.v[i].producer;

@@ -79,6 +79,13 @@ bool auth_can(broker_t *b, const char *role, const char *topic, int actions);
  * name that does not parse passes (the command's own check answers InvalidTopicName). */
 bool auth_conn_allows(conn_t *c, const char *topic, int actions);
 
+/* SUBSCRIBE of connection c to topic with subscription sub, as Pulsar's canConsume: consume
+ * granted (auth_conn_allows), and unless the role is a superuser, the namespace's
+ * subscription_auth_roles[sub] (when set) must name it, and with subscription_auth_mode
+ * "Prefix" sub must start with it. False with the reason in why. */
+bool auth_conn_may_subscribe(conn_t *c, const char *topic, const char *sub, char *why,
+                             size_t whylen);
+
 /* With authorizationEnabled=false, always true. Otherwise true for superusers and for the
  * roles in the tenant's adminRoles. */
 bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant);

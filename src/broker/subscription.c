@@ -427,9 +427,10 @@ void handle_subscribe(conn_t *c, Pulsar__Proto__CommandSubscribe *cmd)
                         "Unknown subscription type %d", (int)cmd->subtype);
         return;
     }
-    if (!auth_conn_allows(c, cmd->topic, AUTH_CONSUME)) {
-        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError,
-                        "Client is not authorized to subscribe to %s", cmd->topic);
+    char why[400];
+    if (!auth_conn_may_subscribe(c, cmd->topic, cmd->subscription, why, sizeof why)) {
+        conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError, "%s",
+                        why);
         return;
     }
     int code = 0;

@@ -11,6 +11,8 @@
  *   revoking a grant closes the producer or consumer it allowed and refuses the next one.
  * - anonymousUserRole gives a client without credentials that role (a bad token is still
  *   refused); a broker whose key cannot be read refuses to start.
+ * - Subscription permissions (subscription_auth_roles, subscriptionAuthMode=Prefix) narrow
+ *   SUBSCRIBE; revoking one closes the consumer it allowed.
  * - A token that expires on an open connection: AUTH_CHALLENGE, then a new token of the same
  *   role keeps the connection; another role, no answer, or a client without
  *   supports_auth_refresh ends it. */
@@ -369,6 +371,59 @@ static void test_token_expiry(void **s)
     mgt_broker_free(g);
 }
 
+static long admin_call(const char *method, const char *path, const char *body, char *out,
+                       size_t outlen)
+{
+    mgt_http_res_t r;
+    long st = mgt_http_auth(B->web_port, method, path, body, false, admin_tok, &r);
+    if (out) snprintf(out, outlen, "%s", r.body ? r.body : "");
+    mgt_http_res_free(&r);
+    return st;
+}
+
+/* Pulsar's subscription permissions: roles bound to a subscription name
+ * (subscription_auth_roles) and subscriptionAuthMode=Prefix narrow who may subscribe, on top
+ * of the consume grant; a revoke closes the consumer it no longer allows. */
+static void test_subscription_permissions(void **s)
+{
+    (void)s;
+    const char *ns = "/admin/v2/namespaces/public/default",
+               *topic = "persistent://public/default/subs-t";
+    char path[300], body[600];
+    grant(ns, "alice", "[\"consume\"]", 204);
+    snprintf(path, sizeof path, "%s/permissions/subscription/orders", ns);
+    assert_int_equal(admin_call("POST", path, "[\"bob\"]", NULL, 0), 204);
+    mgt_conn_t *c = connect_as(alice_tok);
+    frame_t f;
+    assert_int_equal(mgt_subscribe(c, topic, "orders", 0, 1, true, &f), T(ERROR)); /* bob's only */
+    assert_int_equal(f.cmd->error->error, AUTHZ_ERR);
+    assert_int_equal(mgt_subscribe(c, topic, "other", 0, 2, true, &f), T(SUCCESS)); /* unbound */
+    assert_int_equal(admin_call("POST", path, "[\"alice\"]", NULL, 0), 204); /* added to bob */
+    assert_int_equal(mgt_subscribe(c, topic, "orders", 0, 3, true, &f), T(SUCCESS));
+    snprintf(path, sizeof path, "%s/permissions/subscription", ns);
+    assert_int_equal(admin_call("GET", path, NULL, body, sizeof body), 200);
+    if (!strstr(body, "\"orders\":[\"bob\",\"alice\"]"))
+        fail_msg("subscription permissions: %s", body);
+    /* revoked: her consumer on "orders" is closed, the one on "other" stays */
+    snprintf(path, sizeof path, "%s/permissions/orders/alice", ns);
+    assert_int_equal(admin_call("DELETE", path, NULL, NULL, 0), 204);
+    assert_int_equal(mgt_expect(c, T(CLOSE_CONSUMER), &f, 3000), 1);
+    assert_int_equal(f.cmd->close_consumer->consumer_id, 3);
+    assert_int_equal(admin_call("DELETE", path, NULL, NULL, 0), 412); /* not there any more */
+    /* Prefix mode: the subscription must start with the role */
+    snprintf(path, sizeof path, "%s/subscriptionAuthMode", ns);
+    assert_int_equal(admin_call("POST", path, "\"Prefix\"", NULL, 0), 204);
+    assert_int_equal(admin_call("POST", path, "\"Sometimes\"", NULL, 0), 400);
+    assert_int_equal(mgt_subscribe(c, topic, "reports", 0, 4, true, &f), T(ERROR));
+    assert_non_null(strstr(f.cmd->error->message, "prefixed by the authentication role"));
+    assert_int_equal(mgt_subscribe(c, topic, "alice-reports", 0, 5, true, &f), T(SUCCESS));
+    assert_int_equal(admin_call("POST", path, "\"None\"", NULL, 0), 204);
+    snprintf(path, sizeof path, "%s/permissions/orders/bob", ns);
+    assert_int_equal(admin_call("DELETE", path, NULL, NULL, 0), 204);
+    grant(ns, "alice", NULL, 204);
+    mgt_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_authorization),
         cmocka_unit_test(test_anonymous_role_and_bad_key),
         cmocka_unit_test(test_token_expiry),
+        cmocka_unit_test(test_subscription_permissions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

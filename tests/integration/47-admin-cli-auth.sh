@@ -101,6 +101,13 @@ has "not set at the topic level"
 ok AS "$ALICE_T" namespaces grant-permission acme/apps --role bob --actions consume
 ok AS "$ALICE_T" namespaces permissions acme/apps; has '"bob"'
 ok AS "$ALICE_T" namespaces revoke-permission acme/apps --role bob
+ok AS "$ALICE_T" namespaces grant-subscription-permission acme/apps --roles bob,carol --subscription billing
+ok AS "$ALICE_T" namespaces get-subscription-permission acme/apps; has '"billing"'; has carol
+ok AS "$ALICE_T" namespaces revoke-subscription-permission acme/apps --role carol --subscription billing
+ok AS "$ALICE_T" namespaces get-subscription-permission acme/apps
+if grep -q carol "$DIR/last"; then echo "FAIL: carol still bound to billing"; FAILS=$((FAILS+1)); fi
+ok AS "$ALICE_T" namespaces set-subscription-auth-mode acme/apps -m Prefix
+ok AS "$ALICE_T" namespaces get-subscription-auth-mode acme/apps; has Prefix
 fails AS "$ALICE_T" tenants create alices -c standalone; has "super-user"
 fails AS "$ALICE_T" namespaces create public/alices;    has "administrate resources on this tenant"
 

@@ -282,6 +282,32 @@ int cmd_namespaces(const char *sub, cli_args_t *a)
     } else if (!strcmp(sub, "permissions")) {
         snprintf(sp, sizeof sp, "%s/permissions", path);
         cli_print_json(cli_call("GET", sp, NULL));
+    } else if (!strcmp(sub, "grant-subscription-permission") ||
+               !strcmp(sub, "revoke-subscription-permission")) {
+        const char *s = opt(a, O("--subscription"));
+        if (!s) cli_fail("--subscription is required");
+        if (!strcmp(sub, "grant-subscription-permission")) {
+            const char *roles = opt(a, O("--roles"));
+            if (!roles) cli_fail("--roles is required (role1,role2,...)");
+            snprintf(sp, sizeof sp, "%s/permissions/subscription/%s", path, s);
+            write_call("POST", sp, csv_list(roles));
+        } else {
+            const char *role = opt(a, O("--role"));
+            if (!role) cli_fail("--role is required");
+            snprintf(sp, sizeof sp, "%s/permissions/%s/%s", path, s, role);
+            write_call("DELETE", sp, NULL);
+        }
+    } else if (!strcmp(sub, "get-subscription-permission")) {
+        snprintf(sp, sizeof sp, "%s/permissions/subscription", path);
+        cli_print_json(cli_call("GET", sp, NULL));
+    } else if (!strcmp(sub, "set-subscription-auth-mode")) {
+        const char *m = opt(a, O("-m", "--subscription-auth-mode"));
+        if (!m) cli_fail("--subscription-auth-mode is required (None or Prefix)");
+        snprintf(sp, sizeof sp, "%s/subscriptionAuthMode", path);
+        write_call("POST", sp, json_string(m));
+    } else if (!strcmp(sub, "get-subscription-auth-mode")) {
+        snprintf(sp, sizeof sp, "%s/subscriptionAuthMode", path);
+        cli_print_json(cli_call("GET", sp, NULL));
     } else if (!scalar_cmd(sub, a, path)) {
         unknown("namespaces", sub);
     }
