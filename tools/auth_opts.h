@@ -164,13 +164,15 @@ static char *auth__read_file(const char *uri, char **path_out, char *err, size_t
     return tok;
 }
 
-/* The "token" member of a JSON object such as {"token":"eyJ..."}, or NULL. Plain strings only
- * (a JWT has no characters that need escapes); \" and \\ are still undone. */
-static char *auth__json_token(const char *s)
+/* The string member key of a JSON object such as {"token":"eyJ..."} (malloc'ed), or NULL.
+ * Plain strings only (a JWT or a path needs no escapes); \" and \\ are still undone. */
+static char *auth__json_string(const char *s, const char *key)
 {
-    const char *k = strstr(s, "\"token\"");
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *k = strstr(s, pat);
     if (!k) return NULL;
-    k += strlen("\"token\"");
+    k += strlen(pat);
     while (isspace((unsigned char)*k))
         k++;
     if (*k++ != ':') return NULL;
@@ -202,26 +204,8 @@ static char *auth__tls_param(const char *params, const char *key)
     while (isspace((unsigned char)*p))
         p++;
     if (*p == '{') {
-        char pat[64];
-        snprintf(pat, sizeof pat, "\"%s\"", key);
-        const char *k = strstr(p, pat);
-        if (!k) return NULL;
-        k += strlen(pat);
-        while (isspace((unsigned char)*k))
-            k++;
-        if (*k++ != ':') return NULL;
-        while (isspace((unsigned char)*k))
-            k++;
-        if (*k++ != '"') return NULL;
-        char *out = malloc(strlen(k) + 1);
-        if (!out) return NULL;
-        size_t n = 0;
-        for (; *k && *k != '"'; k++) {
-            if (*k == '\\' && k[1]) k++;
-            out[n++] = *k;
-        }
-        out[n] = '\0';
-        if (*k != '"' || !n) {
+        char *out = auth__json_string(p, key);
+        if (out && !*out) {
             free(out);
             return NULL;
         }
@@ -306,7 +290,7 @@ static int auth_opts_apply(auth_opts_t *a, mg_client_conf_t *conf, char *err, si
         if (!(a->token = auth__read_file(p, &a->token_file, err, errlen))) return -2;
         conf->auth_token_file = a->token_file;
     } else if (*p == '{') {
-        if (!(a->token = auth__json_token(p))) {
+        if (!(a->token = auth__json_string(p, "token"))) {
             snprintf(err, errlen, "auth params: no \"token\" string in %s", p);
             return -1;
         }

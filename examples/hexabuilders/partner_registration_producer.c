@@ -24,7 +24,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "../../tools/auth_opts.h" /* --auth-plugin / --auth-params, as the tools */
 #include "hexabuilders.h"
 #include "magnetar/magnetar.h"
 
@@ -62,24 +61,6 @@ static void iso_now(char *out, size_t n)
     char b[32];
     strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, n, "%s.%03dZ", b, (int)(tv.tv_usec / 1000));
-}
-
-/* The seed's production set-up authenticates with a token over TLS: --auth-params (or
- * $MAGNETAR_AUTH_PARAMS) token:<jwt> | file:///path, the token plugin implied, and for a
- * pulsar+ssl:// URL --tls-trust-cert-path (or $MAGNETAR_TLS_TRUST_CERTS). */
-static int hb_auth(auth_opts_t *auth, mg_client_conf_t *cc)
-{
-    if (!auth->params) auth->params = getenv("MAGNETAR_AUTH_PARAMS");
-    if (!auth->tls_trust) auth->tls_trust = getenv("MAGNETAR_TLS_TRUST_CERTS"); /* pulsar+ssl:// */
-    if (auth->tls_trust && !*auth->tls_trust) auth->tls_trust = NULL;
-    if (auth->params && !*auth->params) auth->params = NULL;
-    if (auth->params && !auth->plugin) auth->plugin = AUTH_PLUGIN_TOKEN;
-    char err[300];
-    if (auth_opts_apply(auth, cc, err, sizeof err) < 0) {
-        fprintf(stderr, "auth: %s\n", err);
-        return -1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)

@@ -42,29 +42,12 @@ static bool need_tenant_admin(admin_req_t *r, const char *tenant)
     return false;
 }
 
-/* Has role a namespace-level produce or consume grant (auth_policies.namespace_auth)? */
-static bool ns_grants_client(broker_t *b, const char *role, const char *t, const char *ns)
-{
-    json_t *pol = policies_load(b, t, ns);
-    json_t *acts = json_object_get(
-        json_object_get(json_object_get(pol, "auth_policies"), "namespace_auth"), role);
-    bool ok = false;
-    size_t i;
-    json_t *e;
-    json_array_foreach(acts, i, e)
-    {
-        const char *a = json_string_value(e);
-        if (a && (!strcmp(a, "produce") || !strcmp(a, "consume"))) ok = true;
-    }
-    json_decref(pol);
-    return ok;
-}
-
 /* A namespace read a client may do (GET_TOPICS): tenant admin, or a namespace grant. */
 static bool need_ns_client(admin_req_t *r, const char *t, const char *ns)
 {
     if (!tenant_known(r, t)) return false;
-    if (auth_is_tenant_admin(r->b, r->role, t) || ns_grants_client(r->b, r->role, t, ns))
+    if (auth_is_tenant_admin(r->b, r->role, t) ||
+        auth_ns_granted(r->b, r->role, t, ns, AUTH_PRODUCE | AUTH_CONSUME))
         return true;
     char name[600];
     snprintf(name, sizeof name, "%s/%s", t, ns);

@@ -558,6 +558,26 @@ static bool granted(json_t *grants, const char *role, int actions)
     return false;
 }
 
+/* A namespace's Policies JSON (NULL when it has none), read once per check. */
+static json_t *ns_policies_json(broker_t *b, const char *tenant, const char *ns)
+{
+    char key[700];
+    snprintf(key, sizeof key, "/admin/policies/%s/%s", tenant, ns);
+    return meta_json(b, key);
+}
+
+/* Do pol's grants give role any of `actions` on topic full: namespace_auth, then
+ * destination_auth for the topic, or for its partitioned topic base (NULL: not a partition)? */
+static bool policies_grant(json_t *pol, const char *role, const char *full, const char *base,
+                           int actions)
+{
+    json_t *ap = json_object_get(pol, "auth_policies");
+    json_t *dest = json_object_get(ap, "destination_auth");
+    return granted(json_object_get(ap, "namespace_auth"), role, actions) ||
+           granted(json_object_get(dest, full), role, actions) ||
+           (base && granted(json_object_get(dest, base), role, actions));
+}
+
 bool auth_can(broker_t *b, const char *role, const char *topic, int actions)
 {
     if (!b->cfg->authorization_enabled) return true;
@@ -566,14 +586,20 @@ bool auth_can(broker_t *b, const char *role, const char *topic, int actions)
     mg_topic_name_t tn;
     char err[128];
     if (topic_name_parse(topic, &tn, err, sizeof err)) return false;
-    char key[700];
-    snprintf(key, sizeof key, "/admin/policies/%s/%s", tn.tenant, tn.ns);
-    json_t *pol = meta_json(b, key);
-    json_t *ap = json_object_get(pol, "auth_policies");
-    json_t *dest = json_object_get(ap, "destination_auth");
-    bool ok = granted(json_object_get(ap, "namespace_auth"), role, actions) ||
-              granted(json_object_get(dest, tn.full), role, actions) ||
-              (tn.partition >= 0 && granted(json_object_get(dest, tn.base), role, actions));
+    json_t *pol = ns_policies_json(b, tn.tenant, tn.ns);
+    bool ok = policies_grant(pol, role, tn.full, tn.partition >= 0 ? tn.base : NULL, actions);
+    json_decref(pol);
+    return ok;
+}
+
+bool auth_ns_granted(broker_t *b, const char *role, const char *tenant, const char *ns, int actions)
+{
+    if (!b->cfg->authorization_enabled) return true;
+    if (!role || !*role) return false;
+    if (auth_is_superuser(b->cfg, role)) return true;
+    json_t *pol = ns_policies_json(b, tenant, ns);
+    bool ok = granted(json_object_get(json_object_get(pol, "auth_policies"), "namespace_auth"),
+                      role, actions);
     json_decref(pol);
     return ok;
 }
@@ -587,51 +613,56 @@ bool auth_conn_allows(conn_t *c, const char *topic, int actions)
     return auth_can(c->b, c->role, tn.full, actions);
 }
 
-/* The subscription half of auth_conn_may_subscribe, for a parsed topic (authorization on). */
-static bool may_subscribe(broker_t *b, const char *role, const mg_topic_name_t *t, const char *sub,
-                          char *why, size_t whylen)
+/* Pulsar's canConsume on a role that is not a superuser, against the namespace's policies pol:
+ * consume granted on topic full (base: its partitioned topic, or NULL), and for subscription
+ * sub the roles bound to it (subscription_auth_roles) and subscription_auth_mode "Prefix".
+ * False with the reason in why. */
+static bool may_subscribe(json_t *pol, const char *role, const char *full, const char *base,
+                          const char *sub, char *why, size_t whylen)
 {
-    if (!auth_can(b, role, t->full, AUTH_CONSUME)) {
-        snprintf(why, whylen, "Client is not authorized to subscribe to %s", t->full);
+    if (!role || !*role || !policies_grant(pol, role, full, base, AUTH_CONSUME)) {
+        snprintf(why, whylen, "Client is not authorized to subscribe to %s", full);
         return false;
     }
-    if (auth_is_superuser(b->cfg, role) || !sub) return true;
-    char key[700];
-    snprintf(key, sizeof key, "/admin/policies/%s/%s", t->tenant, t->ns);
-    json_t *pol = meta_json(b, key);
+    if (!sub) return true;
     json_t *roles = json_object_get(
         json_object_get(json_object_get(pol, "auth_policies"), "subscription_auth_roles"), sub);
-    bool ok = true;
     if (json_array_size(roles) > 0) {
-        ok = false;
+        bool listed = false;
         size_t i;
         json_t *e;
         json_array_foreach(roles, i, e) if (json_is_string(e) &&
-                                            !strcmp(json_string_value(e), role)) ok = true;
-        if (!ok)
+                                            !strcmp(json_string_value(e), role)) listed = true;
+        if (!listed) {
             snprintf(why, whylen, "Role %s is not among the roles allowed on subscription %s", role,
                      sub);
+            return false;
+        }
     }
     const char *mode = json_string_value(json_object_get(pol, "subscription_auth_mode"));
-    if (ok && mode && !strcmp(mode, "Prefix") && strncmp(sub, role, strlen(role))) {
-        ok = false;
+    if (mode && !strcmp(mode, "Prefix") && strncmp(sub, role, strlen(role))) {
         snprintf(why, whylen,
                  "The subscription name needs to be prefixed by the authentication role, like "
                  "%s-xxxx for topic: %s",
-                 role, t->full);
+                 role, full);
+        return false;
     }
-    json_decref(pol);
-    return ok;
+    return true;
 }
 
 bool auth_conn_may_subscribe(conn_t *c, const char *topic, const char *sub, char *why,
                              size_t whylen)
 {
-    if (!c->b->cfg->authorization_enabled) return true;
+    broker_t *b = c->b;
+    if (!b->cfg->authorization_enabled || auth_is_superuser(b->cfg, c->role)) return true;
     mg_topic_name_t tn;
     char err[128];
     if (!topic || topic_name_parse(topic, &tn, err, sizeof err)) return true;
-    return may_subscribe(c->b, c->role, &tn, sub, why, whylen);
+    json_t *pol = ns_policies_json(b, tn.tenant, tn.ns);
+    bool ok =
+        may_subscribe(pol, c->role, tn.full, tn.partition >= 0 ? tn.base : NULL, sub, why, whylen);
+    json_decref(pol);
+    return ok;
 }
 
 bool auth_is_tenant_admin(broker_t *b, const char *role, const char *tenant)
@@ -675,26 +706,29 @@ void auth_recheck_namespace(broker_t *b, const char *tenant, const char *ns)
 {
     if (!b->cfg->authorization_enabled) return;
     victims_t vs = {0};
+    json_t *pol = ns_policies_json(b, tenant, ns); /* once for every topic of the namespace */
     void *tv, *x;
+    char why[400];
     for (size_t it = 0; map_next(&b->topics, &it, NULL, NULL, &tv);) {
         topic_t *t = tv;
         if (strcmp(t->tn.tenant, tenant) || strcmp(t->tn.ns, ns)) continue;
+        const char *full = t->tn.full, *base = t->tn.partition >= 0 ? t->tn.base : NULL;
         for (size_t j = 0; map_next(&t->producers, &j, NULL, NULL, &x);) {
             producer_t *p = x;
-            if (p->conn && !auth_can(b, p->conn->role, t->name, AUTH_PRODUCE))
+            const char *role = p->conn ? p->conn->role : NULL;
+            if (p->conn && !auth_is_superuser(b->cfg, role) &&
+                (!role || !policies_grant(pol, role, full, base, AUTH_PRODUCE)))
                 victims_add(&vs, p, true);
         }
-        mg_topic_name_t tn;
-        char err[128], why[400];
-        if (topic_name_parse(t->name, &tn, err, sizeof err)) continue;
         for (size_t j = 0; map_next(&t->subs, &j, NULL, NULL, &x);) {
             subscription_t *sub = x;
             for (consumer_t *cs = sub->consumers; cs; cs = cs->next_in_sub)
                 if (cs->conn && !auth_is_superuser(b->cfg, cs->conn->role) &&
-                    !may_subscribe(b, cs->conn->role, &tn, sub->name, why, sizeof why))
+                    !may_subscribe(pol, cs->conn->role, full, base, sub->name, why, sizeof why))
                     victims_add(&vs, cs, false);
         }
     }
+    json_decref(pol);
     for (size_t i = 0; i < vs.n; i++) {
         bool prod = vs.v[i].producer;
         log_info("%s/%s: permissions changed: closing a %s that may no longer %s", tenant, ns,

@@ -75,6 +75,10 @@ enum { AUTH_PRODUCE = 1, AUTH_CONSUME = 2 };
  * auth_policies: namespace_auth[role], then destination_auth[topic][role]. */
 bool auth_can(broker_t *b, const char *role, const char *topic, int actions);
 
+/* With authorizationEnabled=false, always true. Otherwise: does role hold any of `actions` on
+ * namespace tenant/ns itself (namespace_auth), or is it a superuser? */
+bool auth_ns_granted(broker_t *b, const char *role, const char *tenant, const char *ns, int actions);
+
 /* For a command of connection c on topic: auth_can with the connection's role, except that a
  * name that does not parse passes (the command's own check answers InvalidTopicName). */
 bool auth_conn_allows(conn_t *c, const char *topic, int actions);

@@ -36,6 +36,9 @@ static void on_readable(conn_t *c);
  * idle machine (docs/design.md); it bounds the kernel memory queued per socket. */
 #define SEND_LOWAT (256 << 10)
 
+/* CONNECTED's and AUTH_CHALLENGE's server_version */
+#define SERVER_VERSION "Pulsar Server" "-magnetar-" MG_VERSION
+
 static void accept_on(broker_t *b, int listen_fd, struct ssl_ctx_st *tls)
 {
     for (;;) {
@@ -498,7 +501,7 @@ static void handle_connect(conn_t *c, Pulsar__Proto__CommandConnect *cmd)
     Pulsar__Proto__FeatureFlags ff = PULSAR__PROTO__FEATURE_FLAGS__INIT;
     out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED;
     out.connected = &cd;
-    cd.server_version = "Pulsar Server" "-magnetar-" MG_VERSION;
+    cd.server_version = SERVER_VERSION;
     cd.has_protocol_version = 1;
     /* negotiate: the lower of the client's and ours */
     cd.protocol_version = c->protocol_version < MG_PROTOCOL_VERSION ? c->protocol_version
@@ -557,7 +560,7 @@ void conn_check_auth_expiry(broker_t *b)
             Pulsar__Proto__AuthData ad = PULSAR__PROTO__AUTH_DATA__INIT;
             out.type = PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_CHALLENGE;
             out.authchallenge = &ch;
-            ch.server_version = "Pulsar Server" "-magnetar-" MG_VERSION;
+            ch.server_version = SERVER_VERSION;
             ch.has_protocol_version = 1;
             ch.protocol_version = c->protocol_version;
             ch.challenge = &ad;
@@ -598,28 +601,34 @@ static void send_lookup_response(conn_t *c, uint64_t rid, int type, int err, con
     conn_send_cmd(c, &out);
 }
 
+/* What LOOKUP and PARTITIONED_METADATA check first: the name parses, its namespace exists, the
+ * role may produce or consume there. 0, or the ServerError code with the reason in err
+ * (`what`: the operation, for the authorization message). */
+static int lookup_check(conn_t *c, const char *topic, const char *what, mg_topic_name_t *tn,
+                        char *err, size_t errlen)
+{
+    if (topic_name_parse(topic, tn, err, errlen))
+        return PULSAR__PROTO__SERVER_ERROR__InvalidTopicName;
+    if (!namespace_exists(c->b, tn->tenant, tn->ns)) {
+        snprintf(err, errlen, "Namespace %s/%s does not exist", tn->tenant, tn->ns);
+        return PULSAR__PROTO__SERVER_ERROR__TopicNotFound;
+    }
+    if (!auth_can(c->b, c->role, tn->full, AUTH_PRODUCE | AUTH_CONSUME)) {
+        snprintf(err, errlen, "Client is not authorized to %s %s", what, tn->full);
+        return PULSAR__PROTO__SERVER_ERROR__AuthorizationError;
+    }
+    return 0;
+}
+
 static void handle_lookup(conn_t *c, Pulsar__Proto__CommandLookupTopic *cmd)
 {
     mg_topic_name_t tn;
     char err[300];
-    if (topic_name_parse(cmd->topic, &tn, err, sizeof err)) {
+    int code = lookup_check(c, cmd->topic, "Lookup topic", &tn, err, sizeof err);
+    if (code) {
         send_lookup_response(c, cmd->request_id,
-                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
-                             PULSAR__PROTO__SERVER_ERROR__InvalidTopicName, err);
-        return;
-    }
-    if (!namespace_exists(c->b, tn.tenant, tn.ns)) {
-        snprintf(err, sizeof err, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
-        send_lookup_response(c, cmd->request_id,
-                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
-                             PULSAR__PROTO__SERVER_ERROR__TopicNotFound, err);
-        return;
-    }
-    if (!auth_can(c->b, c->role, tn.full, AUTH_PRODUCE | AUTH_CONSUME)) {
-        snprintf(err, sizeof err, "Client is not authorized to Lookup topic %s", tn.full);
-        send_lookup_response(c, cmd->request_id,
-                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed,
-                             PULSAR__PROTO__SERVER_ERROR__AuthorizationError, err);
+                             PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed, code,
+                             err);
         return;
     }
     /* Standalone: this broker owns every bundle, so the answer is always "connect here". */
@@ -639,28 +648,11 @@ static void handle_partitioned_metadata(conn_t *c, Pulsar__Proto__CommandPartiti
     r.has_response = 1;
     mg_topic_name_t tn;
     char err[300];
-    if (topic_name_parse(cmd->topic, &tn, err, sizeof err)) {
+    int code = lookup_check(c, cmd->topic, "get the partitions of", &tn, err, sizeof err);
+    if (code) {
         r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
         r.has_error = 1;
-        r.error = PULSAR__PROTO__SERVER_ERROR__InvalidTopicName;
-        r.message = err;
-        conn_send_cmd(c, &out);
-        return;
-    }
-    if (!namespace_exists(c->b, tn.tenant, tn.ns)) {
-        snprintf(err, sizeof err, "Namespace %s/%s does not exist", tn.tenant, tn.ns);
-        r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
-        r.has_error = 1;
-        r.error = PULSAR__PROTO__SERVER_ERROR__TopicNotFound;
-        r.message = err;
-        conn_send_cmd(c, &out);
-        return;
-    }
-    if (!auth_can(c->b, c->role, tn.full, AUTH_PRODUCE | AUTH_CONSUME)) {
-        snprintf(err, sizeof err, "Client is not authorized to get the partitions of %s", tn.full);
-        r.response = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed;
-        r.has_error = 1;
-        r.error = PULSAR__PROTO__SERVER_ERROR__AuthorizationError;
+        r.error = code;
         r.message = err;
         conn_send_cmd(c, &out);
         return;
@@ -719,9 +711,7 @@ static void handle_get_topics(conn_t *c, Pulsar__Proto__CommandGetTopicsOfNamesp
                         "Namespace %s/%s does not exist", tenant, ns);
         return;
     }
-    char any[700]; /* a topic with no grants of its own: only the namespace's grants count */
-    snprintf(any, sizeof any, "persistent://%s/%s/__namespace_topics", tenant, ns);
-    if (!auth_can(c->b, c->role, any, AUTH_PRODUCE | AUTH_CONSUME) &&
+    if (!auth_ns_granted(c->b, c->role, tenant, ns, AUTH_PRODUCE | AUTH_CONSUME) &&
         !auth_is_tenant_admin(c->b, c->role, tenant)) {
         conn_send_error(c, cmd->request_id, PULSAR__PROTO__SERVER_ERROR__AuthorizationError,
                         "Client is not authorized to list the topics of %s/%s", tenant, ns);

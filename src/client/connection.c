@@ -104,21 +104,18 @@ static const char *token_from_file(const char *path, char *buf, size_t cap)
     return p;
 }
 
-/* The credentials to send now: the token file's content, or the configured data. */
-static void current_auth_data(struct mg_client *cl, char *buf, size_t cap, const uint8_t **data,
-                              size_t *len)
+/* The credentials to send now, into a CONNECT's or AUTH_RESPONSE's auth_data (left unset when
+ * there are none): the token file's content (into buf), or the configured data. */
+static void set_auth_data(struct mg_client *cl, char *buf, size_t cap, protobuf_c_boolean *has,
+                          ProtobufCBinaryData *d)
 {
-    *data = NULL;
-    *len = 0;
-    if (cl->auth_token_file) {
-        const char *t = token_from_file(cl->auth_token_file, buf, cap);
-        if (t && *t) {
-            *data = (const uint8_t *)t;
-            *len = strlen(t);
-        }
-    } else if (cl->auth_data) {
-        *data = cl->auth_data;
-        *len = cl->conf.auth_data_len;
+    const char *t = cl->auth_token_file ? token_from_file(cl->auth_token_file, buf, cap) : NULL;
+    if (t && *t) {
+        *has = 1;
+        *d = (ProtobufCBinaryData){strlen(t), (uint8_t *)t};
+    } else if (!cl->auth_token_file && cl->auth_data) {
+        *has = 1;
+        *d = (ProtobufCBinaryData){cl->conf.auth_data_len, cl->auth_data};
     }
 }
 
@@ -135,14 +132,7 @@ static void send_connect_locked(conn_t *c)
     cc.protocol_version = 20;
     cc.auth_method_name = cl->auth_method ? cl->auth_method : "none";
     char tok[16384];
-    const uint8_t *data;
-    size_t len;
-    current_auth_data(cl, tok, sizeof tok, &data, &len);
-    if (data) {
-        cc.has_auth_data = 1;
-        cc.auth_data.data = (uint8_t *)data;
-        cc.auth_data.len = len;
-    }
+    set_auth_data(cl, tok, sizeof tok, &cc.has_auth_data, &cc.auth_data);
     ff.has_supports_broker_entry_metadata = 1;
     ff.supports_broker_entry_metadata = 1;
     /* a token can be asked for again when it expires (AUTH_CHALLENGE, answered below) */
@@ -167,14 +157,7 @@ static void answer_auth_challenge_locked(conn_t *c)
     ar.response = &ad;
     ad.auth_method_name = cl->auth_method ? cl->auth_method : "none";
     char tok[16384];
-    const uint8_t *data;
-    size_t len;
-    current_auth_data(cl, tok, sizeof tok, &data, &len);
-    if (data) {
-        ad.has_auth_data = 1;
-        ad.auth_data.data = (uint8_t *)data;
-        ad.auth_data.len = len;
-    }
+    set_auth_data(cl, tok, sizeof tok, &ad.has_auth_data, &ad.auth_data);
     log_debug("client: %s asked for credentials again; answered", c->addr);
     conn_send_cmd_locked(c, &cmd);
 }

@@ -39,6 +39,19 @@ static char keydir[64], keypath[128];
 static mgt_broker_t *B;
 static char *admin_tok, *alice_tok;
 
+/* A broker with token authentication on keypath's secret, plus extra conf lines. */
+static mgt_broker_t *token_broker(const char *extra)
+{
+    char conf[700];
+    snprintf(conf, sizeof conf,
+             "authenticationEnabled=true\n"
+             "authenticationProviders=org.apache.pulsar.broker.authentication."
+             "AuthenticationProviderToken\n"
+             "tokenSecretKey=file://%s\n%s",
+             keypath, extra);
+    return mgt_broker_start(conf);
+}
+
 static int setup(void **s)
 {
     (void)s;
@@ -46,16 +59,7 @@ static int setup(void **s)
     if (!mkdtemp(keydir)) return -1;
     snprintf(keypath, sizeof keypath, "%s/secret.key", keydir);
     if (mgt_write_file(keypath, SECRET, sizeof SECRET)) return -1;
-    char conf[512];
-    snprintf(conf, sizeof conf,
-             "authenticationEnabled=true\n"
-             "authenticationProviders=org.apache.pulsar.broker.authentication."
-             "AuthenticationProviderToken\n"
-             "tokenSecretKey=file://%s\n"
-             "authorizationEnabled=true\n"
-             "superUserRoles=admin,pulsar-super\n",
-             keypath);
-    B = mgt_broker_start(conf);
+    B = token_broker("authorizationEnabled=true\nsuperUserRoles=admin,pulsar-super\n");
     admin_tok = mgt_token_hs("HS256", SECRET, sizeof SECRET, "admin", -1, NULL);
     alice_tok =
         mgt_token_hs("HS256", SECRET, sizeof SECRET, "alice", (int64_t)time(NULL) + 3600, NULL);
@@ -259,15 +263,7 @@ static void test_authorization(void **s)
 static void test_anonymous_role_and_bad_key(void **s)
 {
     (void)s;
-    char conf[512];
-    snprintf(conf, sizeof conf,
-             "authenticationEnabled=true\n"
-             "authenticationProviders=org.apache.pulsar.broker.authentication."
-             "AuthenticationProviderToken\n"
-             "tokenSecretKey=file://%s\n"
-             "anonymousUserRole=guest\n",
-             keypath);
-    mgt_broker_t *g = mgt_broker_start(conf);
+    mgt_broker_t *g = token_broker("anonymousUserRole=guest\n");
     mgt_conn_t *c = mgt_connect(g->port, true); /* no credentials: the guest role */
     frame_t f;
     assert_int_equal(mgt_producer(c, "persistent://public/default/guest", 1, NULL, &f),
@@ -334,15 +330,7 @@ static void answer_challenge(mgt_conn_t *c, const char *token)
 static void test_token_expiry(void **s)
 {
     (void)s;
-    char conf[512];
-    snprintf(conf, sizeof conf,
-             "authenticationEnabled=true\n"
-             "authenticationProviders=org.apache.pulsar.broker.authentication."
-             "AuthenticationProviderToken\n"
-             "tokenSecretKey=file://%s\n"
-             "authenticationRefreshCheckSeconds=1\n",
-             keypath);
-    mgt_broker_t *g = mgt_broker_start(conf);
+    mgt_broker_t *g = token_broker("authenticationRefreshCheckSeconds=1\n");
     int64_t soon = (int64_t)time(NULL) + 2;
     char *alice_soon = mgt_token_hs("HS256", SECRET, sizeof SECRET, "alice", soon, NULL);
     char *alice_later = mgt_token_hs("HS256", SECRET, sizeof SECRET, "alice", soon + 3600, NULL);

@@ -36,14 +36,6 @@ static char keydir[256];
 static uint8_t secret[32], other[32];
 static char *tok_admin, *tok_other_key, *tok_expired, *tok_alice;
 
-static const char *tools_dir(void)
-{
-    static char d[600];
-    const char *bd = getenv("MG_BUILD_DIR");
-    snprintf(d, sizeof d, "%s/bin", bd ? bd : "build");
-    return d;
-}
-
 static int setup(void **s)
 {
     snprintf(keydir, sizeof keydir, "%s/mg-auth-XXXXXX",
@@ -178,7 +170,7 @@ static void test_not_authorized(void **s)
 static void test_client_tool(void **s)
 {
     char cmd[4096], out[16384];
-    const char *bin = tools_dir();
+    const char *bin = mgt_tools_dir();
     snprintf(cmd, sizeof cmd,
              "timeout 20 %s/magnetar-client --url pulsar://127.0.0.1:%d --auth-plugin %s "
              "--auth-params token:%s produce tool-auth -m x,y -n 2 2>&1",
@@ -230,7 +222,7 @@ static void test_client_tool(void **s)
 static void test_perf_tool(void **s)
 {
     char cmd[4096], out[16384];
-    const char *bin = tools_dir();
+    const char *bin = mgt_tools_dir();
     snprintf(
         cmd, sizeof cmd,
         "timeout 30 %s/magnetar-perf produce perf-auth -u pulsar://127.0.0.1:%d -r 0 -s 64 -m 200 "

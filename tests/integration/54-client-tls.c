@@ -29,14 +29,6 @@
 static mgt_broker_t *B;
 static char dir[256], ca[300], other_ca[300], ccert[300], ckey[300];
 
-static const char *tools_dir(void)
-{
-    static char d[600];
-    const char *bd = getenv("MG_BUILD_DIR");
-    snprintf(d, sizeof d, "%s/bin", bd ? bd : "build");
-    return d;
-}
-
 static int setup(void **s)
 {
     (void)s;
@@ -374,7 +366,7 @@ static void test_tools(void **s)
 {
     (void)s;
     char cmd[4096], out[16384];
-    const char *bin = tools_dir();
+    const char *bin = mgt_tools_dir();
     snprintf(cmd, sizeof cmd,
              "timeout 30 %s/magnetar-client --url pulsar+ssl://localhost:%d "
              "--tls-trust-cert-path %s produce tool-tls -m x,y -n 2 2>&1",
@@ -442,7 +434,7 @@ static void test_tools_mtls(void **s)
              dir, dir, ca);
     mgt_broker_t *mb = mgt_broker_start(conf);
     char cmd[4096], out[16384];
-    const char *bin = tools_dir();
+    const char *bin = mgt_tools_dir();
     snprintf(cmd, sizeof cmd,
              "timeout 30 %s/magnetar-client --url pulsar+ssl://localhost:%d "
              "--tls-trust-cert-path %s --auth-plugin %s "

@@ -31,6 +31,14 @@ const char *mgt_bin(void)
     return b ? b : "build/bin/magnetar";
 }
 
+const char *mgt_tools_dir(void)
+{
+    static char d[600];
+    const char *bd = getenv("MG_BUILD_DIR");
+    snprintf(d, sizeof d, "%s/bin", bd ? bd : "build");
+    return d;
+}
+
 const char *mgt_source_dir(void)
 {
     const char *s = getenv("MG_SOURCE_DIR");

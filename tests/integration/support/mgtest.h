@@ -99,6 +99,8 @@ int mgt_recv_message(mgt_conn_t *c, mgt_msg_t *m, int timeout_ms);
 /* Paths */
 const char *mgt_bin(void);
 const char *mgt_source_dir(void);
+/* The build's bin directory ($MG_BUILD_DIR/bin): magnetar-client, magnetar-perf, ... */
+const char *mgt_tools_dir(void);
 /* Run a shell command, capture stdout into out (NUL-terminated); returns exit status. */
 int mgt_run(const char *cmd, char *out, size_t outlen);
 
